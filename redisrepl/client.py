@@ -1,0 +1,62 @@
+"""One connected client's state. Sans-IO: the network side is ``conn``.
+
+``conn`` is whatever carries the bytes (RedisProtocol in production, a fake in
+tests). It must offer ``send(data)``, ``close()`` (after pending replies) and
+``query_buffer_size()``.
+"""
+
+
+class Client:
+    __slots__ = (
+        "id", "server", "conn", "db", "authenticated", "name", "lib_name",
+        "lib_ver", "addr", "laddr", "fd", "created_ms", "last_interaction_ms",
+        "argv", "cmd", "last_cmd", "resp", "reply_off", "reply_skip",
+        "close_after_reply", "closed", "multi", "multi_error", "flags",
+        "no_evict", "is_unix", "commands_processed",
+        "net_input_bytes", "net_output_bytes",
+    )
+
+    def __init__(self, server, conn, client_id, addr=b"", laddr=b"", fd=-1,
+                 is_unix=False):
+        self.id = client_id
+        self.server = server
+        self.conn = conn
+        self.db = server.keyspace.dbs[0]
+        self.authenticated = not server.requirepass
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.addr = addr
+        self.laddr = laddr
+        self.fd = fd
+        self.is_unix = is_unix
+        self.created_ms = self.last_interaction_ms = server.now_ms()
+        self.argv = None
+        self.cmd = None          # command being executed
+        self.last_cmd = None     # for CLIENT LIST's cmd=
+        self.resp = 2
+        self.reply_off = False   # CLIENT REPLY OFF
+        self.reply_skip = False  # CLIENT REPLY SKIP: drop the next reply
+        self.close_after_reply = False
+        self.closed = False
+        self.multi = None        # list of queued (cmd, argv) inside MULTI
+        self.multi_error = False  # a queuing error: EXEC must abort
+        self.flags = ""          # CLIENT LIST flags beyond the derived ones
+        self.no_evict = False
+        self.commands_processed = 0
+        self.net_input_bytes = 0
+        self.net_output_bytes = 0
+
+    def select(self, index):
+        self.db = self.server.keyspace.dbs[index]
+
+    def send(self, data):
+        """Out-of-band bytes (pub/sub messages, late replies)."""
+        self.conn.send(data)
+
+    def close(self):
+        """Close once what is already queued has been written."""
+        self.conn.close()
+
+    def __repr__(self):
+        return f"<Client id={self.id} addr={self.addr!r}>"

@@ -1,0 +1,94 @@
+"""engine.call(): the one path every command takes.
+
+Checks in the order Redis's processCommand makes them (lookup and arity,
+authentication, client pause), then the handler, then propagation: if the
+handler changed the dataset (``server.dirty`` moved) its argv -- possibly
+rewritten by the handler through ``client.argv`` for determinism, or set to
+None to propagate nothing -- joins the ops recorded with ``also_propagate``,
+and the outermost call hands them all to the propagator.
+"""
+
+from time import perf_counter_ns
+
+from twisted.logger import Logger
+
+from redisrepl import errors
+from redisrepl.resp.values import ReplyError
+
+log = Logger()
+
+# Returned instead of a reply: CLIENT PAUSE holds the command; run it again
+# once the pause ends.
+PAUSED = object()
+
+
+def call(client, argv):
+    """Run one command for ``client``; returns its reply value."""
+    server = client.server
+    cmd = server.table.lookup(argv[0])
+    if cmd is None:
+        return _reject(client, None, errors.unknown_command(argv))
+    argc = len(argv)
+    # A container alone (COMMAND) is the container itself; with an argument
+    # it is looked up as a subcommand, as Redis's lookupCommand does.
+    if cmd.subcommands and argc > 1:
+        sub = server.table.lookup_subcommand(cmd, argv[1])
+        if sub is None:
+            return _reject(client, cmd, errors.unknown_subcommand(argv))
+        cmd = sub
+    arity = cmd.arity
+    if (argc != arity) if arity > 0 else (argc < -arity):
+        return _reject(client, cmd, errors.wrong_arity(cmd.fullname))
+    if not client.authenticated and not cmd.no_auth:
+        return _reject(client, cmd, errors.NOAUTH)
+    if server.pause_end_ms and server.is_paused_for(cmd):
+        return PAUSED
+    return execute(client, cmd, argv)
+
+
+def execute(client, cmd, argv):
+    """Run an already-checked command: handler, stats, slowlog, propagation."""
+    server = client.server
+    client.argv = argv
+    client.cmd = cmd
+    dirty = server.dirty
+    server.call_depth += 1
+    start = perf_counter_ns()
+    try:
+        reply = cmd.handler(client, argv)
+    except ReplyError as error:
+        reply = error
+        cmd.failed_calls += 1
+        server.record_error(error)
+    except Exception:
+        # A bug in a handler must cost one reply, not the server or the
+        # connection: log it for the operator and answer an error.
+        log.failure("Command {command} failed", command=cmd.fullname)
+        reply = ReplyError("ERR internal error running '%s'" % cmd.fullname)
+        cmd.failed_calls += 1
+        server.record_error(reply)
+    finally:
+        server.call_depth -= 1
+    duration = (perf_counter_ns() - start) // 1000
+    cmd.calls += 1
+    cmd.usec += duration
+    server.total_commands += 1
+    client.commands_processed += 1
+    client.last_cmd = cmd
+    if duration >= server.slowlog_threshold >= 0:
+        server.slowlog.record(client, argv, duration, int(server.clock.seconds()))
+    # With no consumer (no AOF, no replica, no MONITOR) nothing is recorded.
+    if server.dirty != dirty and client.argv is not None \
+            and server.propagator.consumers:
+        server.pending_ops.append((client.db.id, client.argv))
+    if server.pending_ops and not server.call_depth:
+        server.flush_propagation(transaction=not cmd.touches_arbitrary_keys)
+    return reply
+
+
+def _reject(client, cmd, error):
+    """A command refused before running: counted, replied as an error."""
+    if cmd is not None:
+        cmd.rejected_calls += 1
+    client.server.record_error(error)
+    return error

@@ -1,0 +1,70 @@
+"""Redis 7.0's error replies, shared by every command family.
+
+The texts are Redis's own (server.c shared.* objects and the handlers'
+addReplyError calls): clients and tests match them byte for byte.
+"""
+
+from redisrepl.resp.values import ReplyError
+
+WRONGTYPE = ReplyError(
+    "WRONGTYPE Operation against a key holding the wrong kind of value")
+SYNTAX = ReplyError("ERR syntax error")
+NOT_INTEGER = ReplyError("ERR value is not an integer or out of range")
+NOT_FLOAT = ReplyError("ERR value is not a valid float")
+NO_SUCH_KEY = ReplyError("ERR no such key")
+DB_INDEX_OUT_OF_RANGE = ReplyError("ERR DB index is out of range")
+INVALID_DB_INDEX = ReplyError("ERR invalid DB index")
+OVERFLOW = ReplyError("ERR increment or decrement would overflow")
+NOAUTH = ReplyError("NOAUTH Authentication required.")
+WRONGPASS = ReplyError(
+    "WRONGPASS invalid username-password pair or user is disabled.")
+OUT_OF_RANGE = ReplyError("ERR index out of range")
+BIT_OFFSET = ReplyError("ERR bit offset is not an integer or out of range")
+STRING_TOO_LONG = ReplyError(
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+
+
+def wrong_arity(fullname):
+    return ReplyError(
+        "ERR wrong number of arguments for '%s' command" % fullname)
+
+
+def unknown_command(argv):
+    """Redis's unknown-command text, quoting up to 128 chars of arguments."""
+    args = b""
+    for arg in argv[1:]:
+        if len(args) >= 128:
+            break
+        args += b"'" + arg[:128 - len(args)] + b"' "
+    return ReplyError(
+        b"ERR unknown command '%s', with args beginning with: %s"
+        % (argv[0][:128], args))
+
+
+def unknown_subcommand(argv):
+    return ReplyError(
+        b"ERR unknown subcommand '%s'. Try %s HELP."
+        % (argv[1][:128], argv[0].upper()))
+
+
+def subcommand_syntax_error(argv):
+    """addReplySubcommandSyntaxError: a known subcommand with a bad shape."""
+    return ReplyError(
+        b"ERR unknown subcommand or wrong number of arguments for '%s'. "
+        b"Try %s HELP." % (argv[1][:128], argv[0].upper()))
+
+
+SAME_OBJECT = ReplyError("ERR source and destination objects are the same")
+
+
+def invalid_expire_time(command_name):
+    """addReplyErrorExpireTime: an expire time that overflows."""
+    return ReplyError(
+        f"ERR invalid expire time in '{command_name}' command")
+
+
+# getIntFromObjectOrReply past 32 bits (getRangeLongFromObjectOrReply).
+INT32_RANGE = ReplyError(
+    "ERR value is out of range, value must between -2147483648 and "
+    "2147483647")
+INVALID_CURSOR = ReplyError("ERR invalid cursor")

@@ -1,0 +1,210 @@
+"""One server's state: configuration, keyspace, clients, stats. Sans-IO.
+
+The Twisted side (server/, service.py) owns sockets and timers and calls in
+here; nothing here touches a socket or reads the wall clock behind the
+injected clock's back.
+"""
+
+import os
+import sys
+import time
+
+from twisted.logger import Logger
+
+from redisrepl.client import Client
+from redisrepl.commands.table import build_table
+from redisrepl.keyspace import Keyspace
+from redisrepl.propagation import Propagator
+from redisrepl.slowlog import SlowLog
+from redisrepl.stats import StatsSampler
+
+log = Logger()
+
+
+def new_run_id():
+    return os.urandom(20).hex().encode()
+
+
+class Instance:
+    def __init__(self, config, clock):
+        self.config = config
+        self.clock = clock
+        self.keyspace = Keyspace(config["databases"], clock)
+        self.keyspace.on_expired = self._expired
+        self.table = build_table()
+        for old, new in config.rename_commands:
+            self.table.rename(old, new)
+        self.clients = {}
+        self._next_client_id = 1
+        self.propagator = Propagator()
+        self.pending_ops = []     # (db_id, argv) recorded during a call
+        self.call_depth = 0
+        self.dirty = 0            # changes since the last save
+        self.run_id = new_run_id()
+        self.start_time = clock.seconds()
+        self.pid = os.getpid()
+        self.slowlog = SlowLog(config["slowlog-max-len"])
+        self.errorstats = {}      # error code -> count
+        self.tcp_port = config["port"]
+        self.shutdown_hook = None  # set by the service: fn(save, now, force)
+        self.pause_end_ms = 0     # CLIENT PAUSE
+        self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
+        self.pause_all = False    # ALL (True) or WRITE (False)
+        self.on_unpause = []      # connections waiting for the pause to end
+        # What INFO reports before persistence and replication drive it: a
+        # master that has not saved. Their modules own these fields.
+        self.lastsave = int(self.start_time)  # Redis counts startup as a save
+        self.loading = False
+        self.replid = new_run_id()
+        self.replid2 = b"0" * 40
+        self.master_repl_offset = 0
+        self.second_repl_offset = -1
+        # As Redis's server.executable: the absolute path we were started as.
+        self.executable = os.path.abspath(sys.argv[0]) if sys.argv[0] else ""
+        self.sampler = StatsSampler(self)
+        self.reset_stats()
+        self._watch_config()
+
+    # -- time ------------------------------------------------------------
+
+    def now_ms(self):
+        return int(self.clock.seconds() * 1000)
+
+    def uptime(self):
+        return int(self.clock.seconds() - self.start_time)
+
+    # -- configuration that the hot path reads as attributes --------------
+
+    def _watch_config(self):
+        config = self.config
+        self.requirepass = config["requirepass"].encode() \
+            if isinstance(config["requirepass"], str) else config["requirepass"]
+        self.slowlog_threshold = config["slowlog-log-slower-than"]
+        config.watch("requirepass", self._set_requirepass)
+        config.watch("slowlog-log-slower-than", self._set_slowlog_threshold)
+        config.watch("slowlog-max-len", lambda old, new: self.slowlog.resize(new))
+
+    def _set_requirepass(self, old, new):
+        self.requirepass = new.encode() if isinstance(new, str) else new
+
+    def _set_slowlog_threshold(self, old, new):
+        self.slowlog_threshold = new
+
+    def role_name(self):
+        """b"master" until replication lands (issue 6 adds the replica role)."""
+        return b"master"
+
+    # -- stats -----------------------------------------------------------
+
+    def reset_stats(self):
+        """CONFIG RESETSTAT."""
+        self.total_commands = 0
+        self.total_connections = 0
+        self.rejected_connections = 0
+        self.total_error_replies = 0
+        self.net_input_bytes = 0
+        self.net_output_bytes = 0
+        self.net_repl_input_bytes = 0
+        self.net_repl_output_bytes = 0
+        self.total_reads_processed = 0    # read events, as Redis counts them
+        self.total_writes_processed = 0   # socket writes
+        self.expired_stale_perc = 0.0
+        self.expire_cycle_time_used = 0   # microseconds in active expiry
+        self.evicted_keys = 0
+        self.sync_full = 0
+        self.sync_partial_ok = 0
+        self.sync_partial_err = 0
+        self.total_forks = 0
+        self.latest_fork_usec = 0
+        self.rdb_saves = 0
+        self.errorstats = {}
+        self.sampler.reset()
+        self.keyspace.reset_stats()
+        for cmd in self.table:
+            cmd.reset_stats()
+            for sub in cmd.subcommands.values():
+                sub.reset_stats()
+
+    def record_error(self, error):
+        """Count an error reply in INFO stats/errorstats, as Redis does."""
+        self.total_error_replies += 1
+        code = error.message.split(b" ", 1)[0].decode("latin-1")
+        self.errorstats[code] = self.errorstats.get(code, 0) + 1
+
+    # -- clients ---------------------------------------------------------
+
+    def new_client(self, conn, addr=b"", laddr=b"", fd=-1, is_unix=False):
+        client = Client(self, conn, self._next_client_id, addr, laddr, fd,
+                        is_unix)
+        self._next_client_id += 1
+        self.clients[client.id] = client
+        self.total_connections += 1
+        return client
+
+    def remove_client(self, client):
+        client.closed = True
+        self.clients.pop(client.id, None)
+
+    # -- propagation -----------------------------------------------------
+
+    def also_propagate(self, db_id, argv):
+        """Record an extra op to propagate (Redis's alsoPropagate)."""
+        self.pending_ops.append((db_id, argv))
+        if self.call_depth == 0:
+            # Outside any command (active expiry): propagate right away.
+            self.flush_propagation()
+
+    def flush_propagation(self, transaction=True):
+        ops, self.pending_ops = self.pending_ops, []
+        self.propagator.propagate(ops, transaction)
+
+    def _expired(self, db, key):
+        verb = b"UNLINK" if self.config["lazyfree-lazy-expire"] else b"DEL"
+        self.also_propagate(db.id, [verb, key])
+
+    # -- client pause ----------------------------------------------------
+
+    def is_paused_for(self, cmd):
+        """True if CLIENT PAUSE holds this command back now."""
+        if not self.pause_end_ms:
+            return False
+        if self.now_ms() >= self.pause_end_ms:
+            self.unpause()
+            return False
+        return self.pause_all or cmd.is_write or cmd.may_replicate
+
+    def pause(self, until_ms, pause_all):
+        self.pause_end_ms = max(self.pause_end_ms, until_ms)
+        self.pause_all = pause_all or self.pause_all
+
+    def unpause(self):
+        self.pause_end_ms = 0
+        self.pause_all = False
+        waiting, self.on_unpause = self.on_unpause, []
+        for resume in waiting:
+            resume()
+
+    # -- cron ------------------------------------------------------------
+
+    def cron(self):
+        """Work done hz times a second (Redis's serverCron + databasesCron)."""
+        hz = self.config["hz"]
+        self.sampler.cron()
+        # Redis gives active expiry 25% of each cron period (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
+        start = time.perf_counter_ns()
+        if self.active_expire_enabled:
+            self.keyspace.active_expire_cycle(0.25 / hz, time.perf_counter)
+        self.expire_cycle_time_used += (time.perf_counter_ns() - start) // 1000
+        if self.pause_end_ms and self.now_ms() >= self.pause_end_ms:
+            self.unpause()
+        timeout = self.config["timeout"]
+        if timeout:
+            self._close_idle_clients(timeout * 1000)
+
+    def _close_idle_clients(self, timeout_ms):
+        now = self.now_ms()
+        for client in list(self.clients.values()):
+            if now - client.last_interaction_ms > timeout_ms:
+                log.info("Closing idle client {client_id} ({addr})",
+                         client_id=client.id, addr=client.addr.decode())
+                client.close()

@@ -1,0 +1,62 @@
+"""What writes propagate, and to whom. Sans-IO.
+
+Handlers never write to the AOF or to replicas. ``engine.call`` records the
+ops a command must propagate (its own argv, possibly rewritten for
+determinism, plus anything ``Server.also_propagate`` added, such as the DEL of
+an expired key) and, once the outermost call returns, hands them to
+``Propagator.propagate``: more than one op is wrapped in MULTI/EXEC, and every
+consumer (AOF, replication stream) gets the same ops. Each ``CommandStream``
+tracks the database its reader has selected, as Redis tracks ``slaveseldb``
+and ``aof_selected_db`` separately, and emits SELECT when it changes.
+"""
+
+from redisrepl.resp.encoder import encode_command
+
+_MULTI = [b"MULTI"]
+_EXEC = [b"EXEC"]
+
+
+class CommandStream:
+    """Encodes ops for one consumer, inserting SELECT when the db changes."""
+
+    def __init__(self, write):
+        self.write = write
+        self.selected_db = -1
+
+    def feed(self, ops):
+        out = []
+        for db_id, argv in ops:
+            if db_id != self.selected_db and db_id >= 0:
+                out.append(encode_command([b"SELECT", b"%d" % db_id]))
+                self.selected_db = db_id
+            out.append(encode_command(argv))
+        self.write(b"".join(out))
+
+    def force_select(self):
+        """The reader's selected db is unknown (e.g. a new replica): re-SELECT."""
+        self.selected_db = -1
+
+
+class Propagator:
+    """Fans the ops of every top-level command out to the consumers."""
+
+    def __init__(self):
+        self.consumers = []   # objects with .feed(ops)
+
+    def add(self, consumer):
+        self.consumers.append(consumer)
+
+    def remove(self, consumer):
+        self.consumers.remove(consumer)
+
+    def propagate(self, ops, transaction=True):
+        """``ops``: list of (db_id, argv). MULTI/EXEC wraps more than one,
+        unless ``transaction`` is False."""
+        if not self.consumers:
+            return
+        if transaction and len(ops) > 1 and ops[0][1][0].upper() != b"MULTI":
+            # Redis propagates MULTI/EXEC with no db: a SELECT, if one is
+            # needed, comes inside the transaction.
+            ops = [(-1, _MULTI)] + ops + [(-1, _EXEC)]
+        for consumer in self.consumers:
+            consumer.feed(ops)

@@ -1,0 +1,183 @@
+"""RedisProtocol: bytes in, replies out. An adapter: parsing is resp/, the
+command path is engine.call().
+
+Commands are run as soon as they are complete, in order; their replies are
+gathered and written once per read batch (one transport.write per
+dataReceived, not one per command). A protocol error is answered, then the
+connection closes, as Redis does.
+"""
+
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+
+from redisrepl.engine import PAUSED, call
+from redisrepl.resp.encoder import encode
+from redisrepl.resp.parser import ProtocolError, QueryBufferLimitExceeded, RespParser
+from redisrepl.resp.values import NO_REPLY
+
+log = Logger()
+
+
+class RedisProtocol(Protocol):
+    client = None
+    _write_through = False   # see send()
+    _held = None          # a command CLIENT PAUSE is holding back
+    _processing = False   # re-entry guard for _process
+
+    def __init__(self, server):
+        self.server = server
+
+    # -- connection lifetime ----------------------------------------------
+
+    def connectionMade(self):
+        server = self.server
+        addr, laddr, is_unix = self.factory.describe(self.transport)
+        if len(server.clients) >= server.config["maxclients"]:
+            server.rejected_connections += 1
+            log.warn("Rejected client {addr}: max number of clients reached "
+                     "(maxclients {maxclients})", addr=addr.decode(),
+                     maxclients=server.config["maxclients"])
+            self.transport.write(b"-ERR max number of clients reached\r\n")
+            self.transport.loseConnection()
+            return
+        denied = self.factory.protected_mode_denial(self.transport, is_unix)
+        if denied:
+            log.warn("Rejected client {addr}: protected mode", addr=addr.decode())
+            self.transport.write(denied)
+            self.transport.loseConnection()
+            return
+        handle = self.transport.getHandle()
+        fd = handle.fileno() if hasattr(handle, "fileno") else -1
+        self.client = server.new_client(self, addr, laddr, fd, is_unix)
+        config = server.config
+        self.parser = RespParser(config["proto-max-bulk-len"],
+                                 config["client-query-buffer-limit"])
+        self.parser.authenticated = self.client.authenticated
+        self.factory.configure_socket(self.transport, is_unix)
+        self._write_through = _can_write_through(self.transport)
+
+    def connectionLost(self, reason):
+        if self.client is not None:
+            if self._held is not None and self._resume in self.server.on_unpause:
+                self.server.on_unpause.remove(self._resume)
+            self.server.remove_client(self.client)
+
+    # -- the conn interface Client expects --------------------------------
+
+    def send(self, data):
+        self.client.net_output_bytes += len(data)
+        server = self.server
+        server.net_output_bytes += len(data)
+        server.total_writes_processed += 1
+        transport = self.transport
+        if self._write_through and not transport._tempDataLen \
+                and len(transport.dataBuffer) == transport.offset:
+            # Nothing queued: try the socket now, as Redis writes replies
+            # before going back to epoll. transport.write would register for
+            # writability and send on the next reactor turn: two epoll_ctl
+            # calls and a loop iteration per reply.
+            sent = transport.writeSomeData(data)
+            if type(sent) is int:
+                if sent == len(data):
+                    return
+                data = data[sent:]
+            # else: the connection is lost; transport.write lets Twisted
+            # find out the usual way.
+        transport.write(data)
+
+    def close(self):
+        self.transport.loseConnection()
+
+    def query_buffer_size(self):
+        return self.parser.pending if self.client else 0
+
+    # -- bytes in ----------------------------------------------------------
+
+    def dataReceived(self, data):
+        client = self.client
+        if client is None or client.closed:
+            return
+        server = self.server
+        client.last_interaction_ms = server.now_ms()
+        client.net_input_bytes += len(data)
+        server.net_input_bytes += len(data)
+        server.total_reads_processed += 1
+        self.parser.feed(data)
+        if self._held is None:
+            self._process()
+
+    def _process(self):
+        if self._processing:
+            return
+        self._processing = True
+        try:
+            self._run_commands()
+        finally:
+            self._processing = False
+
+    def _run_commands(self):
+        client = self.client
+        parser = self.parser
+        out = []
+        while not client.close_after_reply:
+            argv = self._held
+            if argv is not None:
+                self._held = None
+            else:
+                try:
+                    argv = parser.get_command()
+                except QueryBufferLimitExceeded:
+                    log.warn("Closing client that reached max query buffer "
+                             "length: {addr} (qbuf initial bytes: {limit})",
+                             addr=client.addr.decode(),
+                             limit=self.server.config["client-query-buffer-limit"])
+                    self.transport.abortConnection()
+                    client.closed = True
+                    return
+                except ProtocolError as error:
+                    log.info("Protocol error ({error}) from client: {addr}",
+                             error=error.message, addr=client.addr.decode())
+                    out.append(b"-ERR %s\r\n" % error.message.encode())
+                    client.close_after_reply = True
+                    break
+                if argv is None:
+                    break
+            reply = call(client, argv)
+            if reply is PAUSED:
+                self._hold(argv)
+                break
+            if reply is NO_REPLY or client.reply_off:
+                continue
+            if client.reply_skip:
+                client.reply_skip = False
+                continue
+            out.append(encode(reply))
+        parser.authenticated = client.authenticated
+        if out:
+            self.send(b"".join(out))
+        if client.close_after_reply:
+            self.transport.loseConnection()
+
+    # -- CLIENT PAUSE --------------------------------------------------------
+
+    def _hold(self, argv):
+        self._held = argv
+        self.server.on_unpause.append(self._resume)
+        # Stop reading: TCP carries the backpressure while we are paused.
+        self.transport.pauseProducing()
+
+    def _resume(self):
+        if self.client.closed:
+            return
+        self.transport.resumeProducing()
+        self._process()
+
+
+def _can_write_through(transport):
+    """True for Twisted socket transports whose buffer send() can see."""
+    # These are FileDescriptor internals (abstract.py); if a Twisted release
+    # changes them, fall back to plain transport.write.
+    return (hasattr(transport, "writeSomeData")
+            and isinstance(getattr(transport, "_tempDataLen", None), int)
+            and isinstance(getattr(transport, "dataBuffer", None), bytes)
+            and isinstance(getattr(transport, "offset", None), int))
