@@ -1,8 +1,9 @@
 """One connected client's state. Sans-IO: the network side is ``conn``.
 
 ``conn`` is whatever carries the bytes (RedisProtocol in production, a fake in
-tests). It must offer ``send(data)``, ``close()`` (after pending replies) and
-``query_buffer_size()``.
+tests). It must offer ``send(data)``, ``close()`` (after pending replies),
+``query_buffer_size()`` and ``resp_changed(resp)`` (HELLO switched protocol:
+encode replies as RESP ``resp`` from now on).
 """
 
 

@@ -46,7 +46,7 @@ class Instance:
         self.slowlog = SlowLog(config["slowlog-max-len"])
         self.errorstats = {}      # error code -> count
         self.tcp_port = config["port"]
-        self.shutdown_hook = None  # set by the service: fn(save, now, force)
+        self.shutdown_hook = None  # set by the service: stops the daemon
         self.pause_end_ms = 0     # CLIENT PAUSE
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
         self.pause_all = False    # ALL (True) or WRITE (False)

@@ -62,6 +62,8 @@ class RedisService(MultiService):
         self.listeners = ListenerService(self.server, self.factory, reactor)
         self.listeners.setServiceParent(self)
         CronService(self.server, reactor).setServiceParent(self)
+        for limit in ("proto-max-bulk-len", "client-query-buffer-limit"):
+            config.watch(limit, self.factory.apply_parser_limits)
         config.watch("port", lambda old, new: self.listeners.rebind_tcp(
             config["bind"], new))
         config.watch("bind", lambda old, new: self.listeners.rebind_tcp(
@@ -87,15 +89,19 @@ class RedisService(MultiService):
             log.info("Configuration loaded from {path}", path=self.config.path)
         for warning in self.config.warnings:
             log.warn("{warning}", warning=warning)
-        self._write_pidfile()
         try:
             MultiService.startService(self)
         except ListenError as error:
             # Redis aborts when it cannot listen; so does the daemon.
             log.critical("{error}", error=error)
-            self._remove_pidfile()
             raise SystemExit(1) from None
         log.info("Server initialized")
+        # Ready only once the reactor runs: twistd installs its SIGTERM
+        # handler then, so whoever acts on "ready" can stop us cleanly.
+        self.reactor.callWhenRunning(self._announce_ready)
+
+    def _announce_ready(self):
+        self._write_pidfile()
         kinds = []
         if self.listeners.ports:
             kinds.append("tcp")

@@ -10,7 +10,7 @@ from redisrepl import errors
 from redisrepl.commands.args import parse_int
 from redisrepl.commands.server import help_reply
 from redisrepl.commands.table import command
-from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError
+from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError, Set, Verbatim
 
 BAD_NAME = ReplyError(
     "ERR Client names cannot contain spaces, newlines or special characters.")
@@ -156,12 +156,12 @@ def client_list(client, argv):
         raise errors.SYNTAX
     else:
         chosen = list(clients.values())
-    return b"".join(client_info_line(c, client) + b"\n" for c in chosen)
+    return Verbatim(b"".join(client_info_line(c, client) + b"\n" for c in chosen))
 
 
 @command("client|info")
 def client_info(client, argv):
-    return client_info_line(client, client) + b"\n"
+    return Verbatim(client_info_line(client, client) + b"\n")
 
 
 class _KillFilter:
@@ -312,7 +312,7 @@ def client_getredir(client, argv):
 
 @command("client|trackinginfo")
 def client_trackinginfo(client, argv):
-    return Map([(b"flags", [b"off"]), (b"redirect", -1), (b"prefixes", [])])
+    return Map([(b"flags", Set([b"off"])), (b"redirect", -1), (b"prefixes", [])])
 
 
 @command("client|caching")

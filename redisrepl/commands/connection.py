@@ -60,16 +60,23 @@ def auth(client, argv):
     return OK
 
 
+def use_protocol(client, resp):
+    """Speak RESP ``resp`` (2 or 3) to the client from this reply on."""
+    client.resp = resp
+    # The connection binds the matching encoder once, not once per reply.
+    client.conn.resp_changed(resp)
+
+
 @command("hello")
 def hello(client, argv):
+    version = None     # HELLO without a version keeps the current one
     if len(argv) > 1:
         try:
             version = parse_int(argv[1])
         except ReplyError:
             raise ReplyError(
                 "ERR Protocol version is not an integer or out of range") from None
-        if version != 2:
-            # RESP3 is not spoken yet; Redis answers NOPROTO to what it lacks.
+        if version not in (2, 3):
             raise ReplyError("NOPROTO unsupported protocol version")
     i = 2
     name = None
@@ -92,6 +99,8 @@ def hello(client, argv):
             "RESP protocol version at the same time")
     if name is not None:
         client.name = validate_name(name)
+    if version is not None:
+        use_protocol(client, version)
     return Map([
         (b"server", b"redis"),
         (b"version", REDIS_VERSION.encode()),
@@ -107,7 +116,7 @@ def hello(client, argv):
 def reset(client, argv):
     server = client.server
     client.select(0)
-    client.resp = 2
+    use_protocol(client, 2)
     client.name = b""
     client.reply_off = client.reply_skip = False
     client.no_evict = False

@@ -17,6 +17,7 @@ import struct
 
 from redisrepl import REDIS_VERSION, __version__
 from redisrepl.commands.table import command
+from redisrepl.resp.values import Verbatim
 from redisrepl.stats import total_system_memory
 
 DEFAULT_SECTIONS = frozenset((
@@ -34,8 +35,8 @@ _UNSAFE_INFO_CHARS = str.maketrans("#:\n\r", "____")
 @command("info")
 def info(client, argv):
     sections, everything = requested_sections(argv[1:])
-    return generate(client.server, sections, everything).encode(
-        "utf-8", "surrogateescape")
+    return Verbatim(generate(client.server, sections, everything).encode(
+        "utf-8", "surrogateescape"))
 
 
 def requested_sections(args):

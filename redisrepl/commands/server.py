@@ -17,7 +17,7 @@ from redisrepl import errors
 from redisrepl.commands.args import parse_int
 from redisrepl.commands.table import command
 from redisrepl.config import ConfigError
-from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError, Status
+from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError, Status, Verbatim
 
 # twisted.logger.Logger spells the level "warn" (ruff's G010 assumes stdlib).
 log = Logger()
@@ -391,13 +391,13 @@ def slowlog_help(client, argv):
 # The latency monitor records nothing here, so every answer is Redis's for a
 # monitor that has no samples (latency.c).
 
-_DOCTOR_DISABLED = (
+_DOCTOR_DISABLED = Verbatim(
     b"I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this "
     b"Redis instance. You may use \"CONFIG SET latency-monitor-threshold "
     b"<milliseconds>.\" in order to enable it. If we weren't in a deep space "
     b"mission I'd suggest to take a look at "
     b"https://redis.io/topics/latency-monitor.\n")
-_DOCTOR_NO_SPIKES = (
+_DOCTOR_NO_SPIKES = Verbatim(
     b"Dave, no latency spike was observed during the lifetime of this Redis "
     b"instance, not in the slightest bit. I honestly think you ought to sit "
     b"down calmly, take a stress pill, and think things over.\n")

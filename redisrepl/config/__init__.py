@@ -8,12 +8,25 @@
 """
 
 from .directives import DIRECTIVES, HONOURED, IGNORED, Directive
-from .kinds import (NOTIFY_ALL, NOTIFY_EVICTED, NOTIFY_EXPIRED,
-                    NOTIFY_GENERIC, NOTIFY_HASH, NOTIFY_KEY_MISS,
-                    NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, NOTIFY_LIST,
-                    NOTIFY_LOADED, NOTIFY_MODULE, NOTIFY_NEW, NOTIFY_SET,
-                    NOTIFY_STREAM, NOTIFY_STRING, NOTIFY_ZSET,
-                    notify_flags_to_string)
+from .kinds import (
+    NOTIFY_ALL,
+    NOTIFY_EVICTED,
+    NOTIFY_EXPIRED,
+    NOTIFY_GENERIC,
+    NOTIFY_HASH,
+    NOTIFY_KEY_MISS,
+    NOTIFY_KEYEVENT,
+    NOTIFY_KEYSPACE,
+    NOTIFY_LIST,
+    NOTIFY_LOADED,
+    NOTIFY_MODULE,
+    NOTIFY_NEW,
+    NOTIFY_SET,
+    NOTIFY_STREAM,
+    NOTIFY_STRING,
+    NOTIFY_ZSET,
+    notify_flags_to_string,
+)
 from .registry import Config, ConfigError, lookup
 
 __all__ = [

@@ -17,9 +17,21 @@ What applying a change does is not here: server code registers watchers
 
 from dataclasses import dataclass
 
-from .kinds import (Bind, Bool, ClientOutputBufferLimit, Dir, Enum, Flags,
-                    LatencyPercentiles, Number, NotifyKeyspaceEvents,
-                    OOMScoreAdjValues, ReplicaOf, Save, String)
+from .kinds import (
+    Bind,
+    Bool,
+    ClientOutputBufferLimit,
+    Dir,
+    Enum,
+    Flags,
+    LatencyPercentiles,
+    NotifyKeyspaceEvents,
+    Number,
+    OOMScoreAdjValues,
+    ReplicaOf,
+    Save,
+    String,
+)
 
 INT_MIN, INT_MAX = -(1 << 31), (1 << 31) - 1
 UINT_MAX = (1 << 32) - 1

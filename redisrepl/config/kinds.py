@@ -214,9 +214,8 @@ class Enum(Kind):
     """
 
     def __init__(self, *choices):
-        self.choices = [(w, c) for w, c in
-                        (ch if isinstance(ch, tuple) else (ch, ch)
-                         for ch in choices)]
+        self.choices = [ch if isinstance(ch, tuple) else (ch, ch)
+                        for ch in choices]
 
     def parse(self, args, current, ctx):
         word = args[0].lower()
@@ -240,22 +239,15 @@ class Flags(Kind):
         self.check = check
 
     def parse(self, args, current, ctx):
-        words = set()
-        for arg in args:
-            match = [w for w, _ in self.choices if w.encode() == arg.lower()]
-            if not match:
-                break
-            words.update(w for w, bit in self.choices
-                         if bit and w == match[0])
-        else:
-            if args:
-                if self.check:
-                    err = self.check(words)
-                    if err:
-                        raise Invalid(err)
-                return frozenset(words)
-        raise Invalid("argument(s) must be one of the following: "
-                      + ", ".join(w for w, _ in self.choices))
+        bits = {w.encode(): (w, bit) for w, bit in self.choices}
+        if not args or any(arg.lower() not in bits for arg in args):
+            raise Invalid("argument(s) must be one of the following: "
+                          + ", ".join(w for w, _ in self.choices))
+        words = frozenset(w for w, bit in (bits[a.lower()] for a in args) if bit)
+        err = self.check(words) if self.check else None
+        if err:
+            raise Invalid(err)
+        return words
 
     def format(self, value, ctx):
         if not value:

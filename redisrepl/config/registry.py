@@ -68,9 +68,12 @@ def warning_for(name):
 
 def lookup(name):
     """The Directive for a name or alias (any case); KeyError if unknown."""
-    if isinstance(name, bytes):
-        name = dec(name)
-    return NAMES[name.lower()]
+    d = NAMES.get(name)
+    if d is None:
+        if isinstance(name, bytes):
+            name = dec(name)
+        d = NAMES[name.lower()]
+    return d
 
 
 class Config:
@@ -342,7 +345,7 @@ class Config:
             raise ConfigError(problem)
 
         old = {}
-        for d, registered, raw_value in entries:
+        for d, registered, _ in entries:
             old.setdefault(d.name, (d.kind.get(self, d.name), registered))
         for d, registered, raw_value in entries:
             if d.kind.multi_arg:

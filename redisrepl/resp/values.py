@@ -1,16 +1,31 @@
 """Reply values: what command handlers return, independent of the wire protocol.
 
-Handlers return plain Python values and the encoder turns them into RESP:
+Handlers return plain Python values; the encoder of the client's protocol
+(encoder.py: RESP2, or RESP3 after HELLO 3) turns them into bytes:
 
-    bytes / bytearray -> bulk string       int   -> integer
-    None              -> null bulk         list  -> array
-    Status            -> simple string     Map   -> map (flattened in RESP2)
-    ReplyError        -> error             Set   -> set (an array in RESP2)
-    Raw               -> bytes already encoded (hot constants such as +OK)
-    NULL_ARRAY        -> *-1
+    value               RESP2                      RESP3
+    bytes / bytearray   bulk $                     bulk $
+    int                 integer :                  integer :
+    None, NULL_ARRAY    null $-1 / *-1             null _
+    list                array *                    array *
+    Status              simple string +            simple string +
+    ReplyError          error -                    error -
+    Map                 flat key/value array *     map %
+    Set                 array *                    set ~
+    Push                array *                    push >
+    Verbatim            bulk $                     verbatim =, "txt:" prefixed
+    Double              bulk $ ("%.17g", inf)      double ,
+    Bool (TRUE, FALSE)  integer :1 / :0            boolean #t / #f
+    BigNumber           bulk $                     big number (
+    Raw                 sent as is, whatever the protocol
+
+Return the RESP3 type Redis uses (addReplyVerbatim, addReplyMapLen,
+addReplySetLen, addReplyDouble, addReplyBool ...): RESP2 clients see no
+difference and RESP3 clients get what Redis sends them. A Raw must read the
+same in both protocols (+OK, +QUEUED, +PONG); never a Raw null or array.
 
 Keeping replies as values lets unit tests assert on them and lets EXEC collect
-them, and leaves room for RESP3 without touching a handler.
+them.
 """
 
 
@@ -36,6 +51,44 @@ class Set(list):
     """A set reply: a list of members."""
 
     __slots__ = ()
+
+
+class Push(list):
+    """An out-of-band push (pub/sub messages): an array in RESP2."""
+
+    __slots__ = ()
+
+
+class Verbatim(bytes):
+    """A text for humans (INFO, CLIENT LIST, LATENCY DOCTOR): a bulk string
+    in RESP2, a "txt" verbatim string in RESP3 (Redis's addReplyVerbatim)."""
+
+    __slots__ = ()
+
+
+class Double(float):
+    """A floating point reply (Redis's addReplyDouble)."""
+
+    __slots__ = ()
+
+
+class BigNumber(int):
+    """An integer beyond 64 bits (Redis's addReplyBigNum)."""
+
+    __slots__ = ()
+
+
+class Bool(int):
+    """A boolean reply (Redis's addReplyBool); use TRUE and FALSE."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "TRUE" if self else "FALSE"
+
+
+TRUE = Bool(1)
+FALSE = Bool(0)
 
 
 class _NullArray:

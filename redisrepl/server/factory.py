@@ -47,6 +47,16 @@ class RedisServerFactory(ServerFactory):
     def __init__(self, server):
         self.server = server
 
+    def apply_parser_limits(self, old=None, new=None):
+        """CONFIG SET of a request limit reaches every connected client, as
+        Redis reads its limits globally on each parse."""
+        config = self.server.config
+        for client in self.server.clients.values():
+            parser = getattr(client.conn, "parser", None)
+            if parser is not None:
+                parser.max_bulk_len = config["proto-max-bulk-len"]
+                parser.max_query_buffer = config["client-query-buffer-limit"]
+
     def buildProtocol(self, addr):
         proto = self.protocol(self.server)
         proto.factory = self

@@ -11,7 +11,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
 from redisrepl.engine import PAUSED, call
-from redisrepl.resp.encoder import encode
+from redisrepl.resp.encoder import encode, encoder_for
 from redisrepl.resp.parser import ProtocolError, QueryBufferLimitExceeded, RespParser
 from redisrepl.resp.values import NO_REPLY
 
@@ -26,6 +26,7 @@ class RedisProtocol(Protocol):
 
     def __init__(self, server):
         self.server = server
+        self._encode = encode   # the client's RESP version's: resp_changed
 
     # -- connection lifetime ----------------------------------------------
 
@@ -91,6 +92,10 @@ class RedisProtocol(Protocol):
     def query_buffer_size(self):
         return self.parser.pending if self.client else 0
 
+    def resp_changed(self, resp):
+        """HELLO/RESET switched the client's protocol: replies from now on."""
+        self._encode = encoder_for(resp)
+
     # -- bytes in ----------------------------------------------------------
 
     def dataReceived(self, data):
@@ -151,7 +156,7 @@ class RedisProtocol(Protocol):
             if client.reply_skip:
                 client.reply_skip = False
                 continue
-            out.append(encode(reply))
+            out.append(self._encode(reply))
         parser.authenticated = client.authenticated
         if out:
             self.send(b"".join(out))

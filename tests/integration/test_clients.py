@@ -10,16 +10,18 @@ from twisted.trial import unittest
 from tests.support.inprocess import start_server
 
 
-class RedisPyTests(unittest.TestCase):
-    """redis-py's synchronous client, each test body in a worker thread."""
+class RedisPyCases:
+    """redis-py's synchronous client, each test body in a worker thread; run
+    in each protocol by the TestCases below."""
+
+    protocol = None   # redis-py's default
 
     def setUp(self):
         self.server = start_server(self)
 
     def client(self, **kwargs):
-        # protocol=2: redis-py >= 7 asks for RESP3 by default (HELLO 3),
-        # which is a known divergence until RESP3 lands; see test_default_protocol.
-        kwargs.setdefault("protocol", 2)
+        if self.protocol is not None:
+            kwargs.setdefault("protocol", self.protocol)
         r = redis.Redis(host="127.0.0.1", port=self.server.port,
                         socket_timeout=10, **kwargs)
         self.addCleanup(r.close)
@@ -120,15 +122,38 @@ class RedisPyTests(unittest.TestCase):
         self.assertEqual(len(mine), 1)
         self.assertEqual(int(mine[0]["id"]), client_id)
 
+
+
+class RedisPyTests(RedisPyCases, unittest.TestCase):
+    """redis-py with its default protocol: RESP3 from redis-py 7 on (it
+    connects with HELLO 3)."""
+
     @defer.inlineCallbacks
     def test_default_protocol(self):
-        """redis-py with its default protocol (RESP3 from redis-py 7 on) connects."""
+        """redis-py with default settings (RESP3 from redis-py 7 on) connects
+        and reads pings, strings, INFO, CONFIG GET and CLIENT LIST."""
         r = redis.Redis(host="127.0.0.1", port=self.server.port, socket_timeout=10)
         self.addCleanup(r.close)
-        self.assertTrue((yield self.in_thread(r.ping)))
 
-    test_default_protocol.todo = (
-        "RESP3 (HELLO 3) is not spoken yet; redis-py>=7 defaults to it")
+        def body():
+            return (r.ping(), r.set("k", "v"), r.get("k"), r.get("missing"),
+                    r.info(), r.config_get("*"), r.client_list(),
+                    r.connection_pool.get_connection().protocol)
+
+        ping, set_, got, missing, info, config, clients, protocol = \
+            yield self.in_thread(body)
+        self.assertEqual((ping, set_, got, missing), (True, True, b"v", None))
+        self.assertEqual(info["redis_version"], "7.0.15")
+        self.assertEqual(config["maxmemory"], "0")
+        self.assertGreater(len(config), 100)
+        self.assertEqual([c["resp"] for c in clients], ["3"])
+        self.assertEqual(int(protocol), 3)
+
+
+class RedisPyResp2Tests(RedisPyCases, unittest.TestCase):
+    """redis-py with protocol=2: plain RESP2, no HELLO."""
+
+    protocol = 2
 
 
 class TxRedisApiTests(unittest.TestCase):

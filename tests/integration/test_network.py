@@ -244,3 +244,17 @@ class TimeoutTests(unittest.TestCase):
         rest = yield client.wait_closed(timeout=10)
         self.assertEqual(rest, b"")
         yield wait_until(lambda: not server.instance.clients, what="client removed")
+
+
+class ProtocolVersionTests(unittest.TestCase):
+    """HELLO switches a live connection between RESP2 and RESP3."""
+
+    @defer.inlineCallbacks
+    def test_hello_3_then_reset(self):
+        """HELLO 3 answers a map and RESP3 nulls; RESET brings RESP2 back."""
+        server = start_server(self)
+        client = yield rawclient.connect(self, server.port)
+        self.assertEqual((yield client.request("HELLO", "3"))[:4], b"%7\r\n")
+        self.assertEqual((yield client.request("GET", "missing")), b"_\r\n")
+        self.assertEqual((yield client.request("RESET")), b"+RESET\r\n")
+        self.assertEqual((yield client.request("GET", "missing")), b"$-1\r\n")

@@ -118,10 +118,14 @@ def _shape(tree):
 
 def _field_names(tree):
     """INFO's `name:value` lines and CLIENT LIST's `name=value` words, values
-    dropped; `# Section` headers and line order are kept."""
+    dropped; `# Section` headers and line order are kept (and a RESP3
+    verbatim string's `txt:` format prefix)."""
     kind, payload = tree
     if isinstance(payload, list) or payload is None:
         return tree
+    prefix = b""
+    if kind == ord("="):
+        prefix, payload = payload[:4], payload[4:]
     lines = []
     for line in payload.split(b"\n"):
         line = line.rstrip(b"\r")
@@ -130,7 +134,7 @@ def _field_names(tree):
             continue
         words = [word.split(b"=", 1)[0].split(b":", 1)[0] for word in line.split(b" ")]
         lines.append(b" ".join(words))
-    return (kind, b"\n".join(lines))
+    return (kind, prefix + b"\n".join(lines))
 
 
 _NORMALIZE = {"sort": _sort_arrays, "pairs": _sort_pairs, "shape": _shape,

@@ -5,6 +5,11 @@ bytes must be identical.
 The requests are data (tests/interop/corpus/): one test method per corpus
 file, so a failure names the family and the engineer who owns it. A failing
 method lists every differing line, not only the first.
+
+Every corpus runs twice: in RESP2 (CorpusTests), and in RESP3
+(Resp3CorpusTests), where both connections send HELLO 3 first and go back to
+RESP3 after any request that may leave it (HELLO, RESET), so every reply of
+the corpus is also compared as a RESP3 client reads it.
 """
 
 import codecs
@@ -22,6 +27,9 @@ from tests.support.waiting import ConditionTimeout, wait_until
 
 SENTINEL = wire.encode_command([b"ECHO", b"END"])
 SENTINEL_REPLY = b"$3\r\nEND\r\n"
+HELLO_3 = [b"HELLO", b"3"]
+# Requests after which a RESP3 run sends HELLO 3 again.
+LEAVE_RESP3 = (b"hello", b"reset")
 MAX_REPORTED = 40
 
 
@@ -51,6 +59,17 @@ class Pair:
                 raw = (f"<{error.__class__.__name__}>").encode()
             replies.append(raw)
         return tuple(replies)
+
+    @defer.inlineCallbacks
+    def use_resp3(self):
+        """HELLO 3 on both connections; both must answer with a map (their
+        ids and versions differ, so the shape is what is compared)."""
+        redis, repl = yield self.request(HELLO_3)
+        if corpus.normalize("shape", redis) != corpus.normalize("shape", repl) \
+                or not redis.startswith(b"%"):
+            raise AssertionError(
+                f"HELLO 3 differs:\n    redis-server: {redis!r}\n"
+                f"    redisrepl:    {repl!r}")
 
     @defer.inlineCallbacks
     def resync(self, token):
@@ -97,7 +116,7 @@ class DifferentialTestCase(unittest.TestCase):
         return Pair(redis, repl)
 
 
-def _corpus_test(path):
+def _corpus_test(path, resp3=False):
     @defer.inlineCallbacks
     def test(self):
         data = corpus.load(path)
@@ -106,12 +125,16 @@ def _corpus_test(path):
         for args in data.setup:
             yield admin.request(args)
         pair = yield self.connect_pair()
+        if resp3:
+            yield pair.use_resp3()
         differences = []
         for request in data.requests:
             redis, repl = yield pair.request(request.args, request.mode)
             if corpus.normalize(request.mode, redis) != corpus.normalize(request.mode, repl):
                 differences.append(describe(request.lineno, request.text, redis, repl))
                 yield pair.resync(b"resync-%d" % request.lineno)
+            if resp3 and request.args and request.args[0].lower() in LEAVE_RESP3:
+                yield pair.use_resp3()
         for args in data.teardown:
             yield admin.request(args)
         if differences:
@@ -123,18 +146,25 @@ def _corpus_test(path):
                       f"{listing}")
     name = os.path.splitext(os.path.basename(path))[0]
     test.__name__ = "test_corpus_" + name
-    test.__doc__ = f"corpus/{name}.txt: every reply is byte-identical to redis-server's."
+    protocol = "RESP3" if resp3 else "RESP2"
+    test.__doc__ = (f"corpus/{name}.txt in {protocol}: every reply is "
+                    f"byte-identical to redis-server's.")
     return test
 
 
 class CorpusTests(DifferentialTestCase):
-    """One test method per tests/interop/corpus/*.txt file."""
+    """One test method per tests/interop/corpus/*.txt file, in RESP2."""
+
+
+class Resp3CorpusTests(DifferentialTestCase):
+    """The same corpora after HELLO 3: every reply as a RESP3 client gets it."""
 
 
 for _path in corpus.corpus_files():
-    _test = _corpus_test(_path)
-    setattr(CorpusTests, _test.__name__, _test)
-del _path, _test
+    for _case, _resp3 in ((CorpusTests, False), (Resp3CorpusTests, True)):
+        _test = _corpus_test(_path, _resp3)
+        setattr(_case, _test.__name__, _test)
+del _path, _test, _case, _resp3
 
 
 def load_raw_cases(path=None):

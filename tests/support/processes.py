@@ -13,6 +13,7 @@ import sys
 import time
 
 from twisted.internet import defer
+from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.protocol import ProcessProtocol
 
 from tests.support.ports import free_port, port_accepts
@@ -94,13 +95,15 @@ class Child(ProcessProtocol):
         """Signal the process and wait for it; SIGKILL if it hangs."""
         if self.done:
             return
-        self.transport.signalProcess(sig)
         try:
+            self.transport.signalProcess(sig)
             yield self.wait_ended(15.0)
+        except ProcessExitedAlready:
+            pass
         except ConditionTimeout:
             if not self.done:
                 self.transport.signalProcess("KILL")
-            yield self.wait_ended(15.0)
+        yield self.wait_ended(15.0)
 
 
 def spawn(testcase, argv, env=None, cwd=None, reactor=None):

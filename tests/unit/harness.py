@@ -17,6 +17,7 @@ class FakeConn:
     def __init__(self):
         self.sent = []
         self.closed = False
+        self.resp = 2
 
     def send(self, data):
         self.sent.append(data)
@@ -26,6 +27,9 @@ class FakeConn:
 
     def query_buffer_size(self):
         return 0
+
+    def resp_changed(self, resp):
+        self.resp = resp
 
 
 class OpsRecorder:

@@ -58,9 +58,11 @@ def test_hello_2_describes_the_server(srv):
     assert fields[b"role"] == b"master"
 
 
-def test_hello_3_is_refused_until_resp3_exists(srv):
-    """HELLO 3 answers NOPROTO; a non-number is Redis's integer error."""
-    assert srv("HELLO", "3") == ReplyError("NOPROTO unsupported protocol version")
+def test_hello_refuses_versions_other_than_2_and_3(srv):
+    """HELLO 1 and 4 answer NOPROTO; a non-number is Redis's integer error."""
+    for version in ("1", "4"):
+        assert srv("HELLO", version) == ReplyError(
+            "NOPROTO unsupported protocol version")
     assert srv("HELLO", "x") == ReplyError(
         "ERR Protocol version is not an integer or out of range")
 

@@ -199,3 +199,20 @@ def test_what_the_socket_does_not_take_is_buffered_by_twisted():
     proto.dataReceived(b"ECHO hello\r\n")
     assert transport.sent_directly == [b"$5\r"]
     assert transport.writes == [b"\nhello\r\n"]
+
+
+def test_config_set_request_limits_reach_connected_clients():
+    """CONFIG SET proto-max-bulk-len applies to clients already connected."""
+    from redisrepl.service import RedisService
+    from twisted.internet.testing import MemoryReactorClock
+    srv = Harness()
+    service = RedisService(srv.config, MemoryReactorClock())
+    factory = service.factory
+    proto = factory.buildProtocol(None)
+    proto.makeConnection(TCPTransport())
+    srv.config.set_many([(b"proto-max-bulk-len", b"1mb"),
+                         (b"client-query-buffer-limit", b"2mb")])
+    assert proto.parser.max_bulk_len == 1024 * 1024
+    assert proto.parser.max_query_buffer == 2 * 1024 * 1024
+    proto.dataReceived(b"*2\r\n$4\r\nECHO\r\n$1048577\r\n")
+    assert proto.transport.value() == b"-ERR Protocol error: invalid bulk length\r\n"

@@ -313,6 +313,11 @@ def test_resp3_aggregates_at_command_start_are_inline(fast):
     """'|', '~', '%' and '>' lines are inline commands, not parsed as RESP3."""
     data = b"|1\r\n$1\r\na\r\n~1\r\n>1\r\n%1\r\n"
     assert run([data], fast) == [[b"|1"], [b"$1"], [b"a"], [b"~1"], [b">1"], [b"%1"]]
+    # after a good command, where hiredis would read them as RESP3 replies
+    for resp3 in [b"|1\r\n$1\r\na\r\n$1\r\nb\r\n", b"~1\r\n$1\r\nb\r\n",
+                  b">1\r\n$1\r\nb\r\n", b"%1\r\n$1\r\na\r\n$1\r\nb\r\n"]:
+        lines = [[line] for line in resp3.split(b"\r\n")[:-1]]
+        assert run([mbulk(b"PING") + resp3], fast) == [[b"PING"], *lines]
 
 
 @pytest.mark.parametrize("fast", PATHS)
