@@ -11,9 +11,9 @@ class Client:
     __slots__ = (
         "id", "server", "conn", "db", "authenticated", "name", "lib_name",
         "lib_ver", "addr", "laddr", "fd", "created_ms", "last_interaction_ms",
-        "argv", "cmd", "last_cmd", "resp", "reply_off", "reply_skip",
+        "argv", "cmd", "resp", "reply_off", "reply_skip",
         "close_after_reply", "closed", "multi", "multi_error", "flags",
-        "no_evict", "is_unix", "commands_processed",
+        "no_evict", "is_unix",
         "net_input_bytes", "net_output_bytes",
     )
 
@@ -33,8 +33,7 @@ class Client:
         self.is_unix = is_unix
         self.created_ms = self.last_interaction_ms = server.now_ms()
         self.argv = None
-        self.cmd = None          # command being executed
-        self.last_cmd = None     # for CLIENT LIST's cmd=
+        self.cmd = None          # the running or last command (CLIENT LIST cmd=)
         self.resp = 2
         self.reply_off = False   # CLIENT REPLY OFF
         self.reply_skip = False  # CLIENT REPLY SKIP: drop the next reply
@@ -44,9 +43,15 @@ class Client:
         self.multi_error = False  # a queuing error: EXEC must abort
         self.flags = ""          # CLIENT LIST flags beyond the derived ones
         self.no_evict = False
-        self.commands_processed = 0
         self.net_input_bytes = 0
         self.net_output_bytes = 0
+
+    def is_local(self):
+        """Redis's islocalClient: a unix socket, or 127.0.0.1 / ::1 exactly."""
+        if self.is_unix:
+            return True
+        host = self.addr.rpartition(b":")[0]
+        return host in (b"127.0.0.1", b"[::1]")
 
     def select(self, index):
         self.db = self.server.keyspace.dbs[index]

@@ -25,7 +25,8 @@ PAUSED = object()
 def call(client, argv):
     """Run one command for ``client``; returns its reply value."""
     server = client.server
-    cmd = server.table.lookup(argv[0])
+    # Exact spelling first (clients send GET or get), then any case.
+    cmd = server.commands_by_name.get(argv[0]) or server.table.lookup(argv[0])
     if cmd is None:
         return _reject(client, None, errors.unknown_command(argv))
     argc = len(argv)
@@ -72,9 +73,6 @@ def execute(client, cmd, argv):
     duration = (perf_counter_ns() - start) // 1000
     cmd.calls += 1
     cmd.usec += duration
-    server.total_commands += 1
-    client.commands_processed += 1
-    client.last_cmd = cmd
     if duration >= server.slowlog_threshold >= 0:
         server.slowlog.record(client, argv, duration, int(server.clock.seconds()))
     # With no consumer (no AOF, no replica, no MONITOR) nothing is recorded.

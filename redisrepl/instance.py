@@ -34,6 +34,7 @@ class Instance:
         self.table = build_table()
         for old, new in config.rename_commands:
             self.table.rename(old, new)
+        self.commands_by_name = self.table.by_spelling
         self.clients = {}
         self._next_client_id = 1
         self.propagator = Propagator()
@@ -98,7 +99,6 @@ class Instance:
 
     def reset_stats(self):
         """CONFIG RESETSTAT."""
-        self.total_commands = 0
         self.total_connections = 0
         self.rejected_connections = 0
         self.total_error_replies = 0
@@ -124,6 +124,13 @@ class Instance:
             cmd.reset_stats()
             for sub in cmd.subcommands.values():
                 sub.reset_stats()
+
+    @property
+    def total_commands(self):
+        """INFO's total_commands_processed: every command's calls, summed
+        (the per-command counts are what call() keeps)."""
+        return sum(cmd.calls + sum(sub.calls for sub in cmd.subcommands.values())
+                   for cmd in self.table)
 
     def record_error(self, error):
         """Count an error reply in INFO stats/errorstats, as Redis does."""

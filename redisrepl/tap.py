@@ -58,11 +58,8 @@ class Options(usage.Options):
             if self.overrides:
                 config.apply_arguments(self.overrides)
         except ConfigError as error:
+            # Includes "Fatal error, can't open config file ...", as Redis.
             raise usage.UsageError(error.message) from None
-        except OSError as error:
-            raise usage.UsageError(
-                "Fatal error, can't open config file '%s': %s"
-                % (self["config"], error.strerror)) from None
         self.redis_config = config
 
 

@@ -1,22 +1,13 @@
 """Argument parsing shared by every command family, with Redis's errors."""
 
 from redisrepl import errors
-
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
+from redisrepl.ctext import string2ll
 
 
 def parse_int(arg, error=errors.NOT_INTEGER):
     """A signed 64-bit integer in Redis's strict form (string2ll)."""
-    # Redis accepts only the canonical decimal form; int() is laxer (spaces,
-    # '+', '_', leading zeros), so the value must print back as the input.
-    if len(arg) > 20:
-        raise error
-    try:
-        value = int(arg)
-    except ValueError:
-        raise error from None
-    if b"%d" % value != arg or not _INT64_MIN <= value <= _INT64_MAX:
+    value = string2ll(arg)
+    if value is None:
         raise error
     return value
 

@@ -8,7 +8,7 @@ UNBLOCK stay unregistered, so they are unknown subcommands.
 
 from redisrepl import errors
 from redisrepl.commands.args import parse_int
-from redisrepl.commands.server import help_reply
+from redisrepl.commands.help import help_reply
 from redisrepl.commands.table import command
 from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError, Set, Verbatim
 
@@ -102,7 +102,7 @@ def client_info_line(client, caller):
                         for _cmd, argv in client.multi)
     sub, psub, ssub = _subscription_counts(client)
     # Redis sets lastcmd before running a command: the caller shows itself.
-    last = client.cmd if client is caller else client.last_cmd
+    last = client.cmd
     return (
         b"id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
         b"sub=%d psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=0 argv-mem=%d "

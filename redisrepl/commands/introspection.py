@@ -11,6 +11,7 @@ command's own key finder where its specs cannot say.
 
 from redisrepl import errors
 from redisrepl.commands.args import parse_int
+from redisrepl.commands.help import help_reply
 from redisrepl.commands.table import command
 from redisrepl.glob import glob_match
 from redisrepl.resp.values import Map, ReplyError, Set, Status
@@ -190,8 +191,7 @@ def command_getkeysandflags(client, argv):
             for pos, flags in _keys_of(client, argv)]
 
 
-_HELP = [
-    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+_HELP = (
     "(no subcommand)",
     "    Return details about all Redis commands.",
     "COUNT",
@@ -210,15 +210,12 @@ _HELP = [
     "    Return the keys from a full Redis command.",
     "GETKEYSANDFLAGS <full-command>",
     "    Return the keys and the access flags from a full Redis command.",
-    "HELP",
-    "    Prints this help.",
-]
-_HELP_REPLY = [Status(line.encode()) for line in _HELP]
+)
 
 
 @command("command|help")
 def command_help(client, argv):
-    return _HELP_REPLY
+    return help_reply(argv, _HELP)
 
 
 # -- COMMAND GETKEYS -----------------------------------------------------------

@@ -16,7 +16,7 @@ from redisrepl.commands.args import (
     parse_scan_cursor,
     parse_scan_options,
 )
-from redisrepl.commands.server import help_reply
+from redisrepl.commands.help import help_reply
 from redisrepl.commands.table import command
 from redisrepl.glob import glob_match
 from redisrepl.keyspace import copy_value, type_name, value_encoding

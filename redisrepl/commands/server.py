@@ -1,5 +1,5 @@
 """Server administration: CONFIG, TIME, LASTSAVE, SHUTDOWN, DEBUG, SLOWLOG,
-LATENCY, plus help_reply, the HELP layout every container command shares.
+LATENCY.
 
 Handlers are thin: the work lives in the config registry, the slowlog and
 the Instance. Texts are Redis 7.0's (config.c, server.c, debug.c, slowlog.c,
@@ -15,28 +15,13 @@ from twisted.logger import Logger
 
 from redisrepl import errors
 from redisrepl.commands.args import parse_int
+from redisrepl.commands.help import help_reply
 from redisrepl.commands.table import command
 from redisrepl.config import ConfigError
-from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError, Status, Verbatim
+from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError, Verbatim
 
 # twisted.logger.Logger spells the level "warn" (ruff's G010 assumes stdlib).
 log = Logger()
-
-
-def help_reply(argv, lines):
-    """addReplyHelp: the banner, the command's lines, then HELP itself."""
-    banner = b"%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:" \
-        % argv[0].upper()
-    return [Status(banner)] + [Status(line.encode()) for line in lines] + [
-        Status(b"HELP"), Status(b"    Prints this help.")]
-
-
-def is_local_client(client):
-    """Redis's islocalClient: a unix socket, or 127.0.0.1 / ::1 exactly."""
-    if client.is_unix:
-        return True
-    host = client.addr.rpartition(b":")[0]
-    return host in (b"127.0.0.1", b"[::1]")
 
 
 # -- CONFIG --------------------------------------------------------------------
@@ -50,9 +35,9 @@ def config_get(client, argv):
 def config_set(client, argv):
     if len(argv) % 2:
         raise errors.SYNTAX
-    pairs = list(zip(argv[2::2], argv[3::2]))
+    pairs = list(zip(argv[2::2], argv[3::2], strict=True))
     try:
-        client.server.config.set_many(pairs, local=is_local_client(client))
+        client.server.config.set_many(pairs, local=client.is_local())
     except ConfigError as error:
         raise ReplyError(error.message) from None
     return OK
@@ -191,7 +176,7 @@ def _atoi(arg):
 
 def _debug_allowed(client):
     mode = client.server.config["enable-debug-command"]
-    return mode == "yes" or (mode == "local" and is_local_client(client))
+    return mode == "yes" or (mode == "local" and client.is_local())
 
 
 def _debug_sleep(client, argv):
@@ -443,7 +428,8 @@ _LATENCY_HELP = (
     '    Reset latency data of one or more <event> classes.',
     '    (default: reset all data for all event classes)',
     'HISTOGRAM [COMMAND ...]',
-    '    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.',
+    '    Return a cumulative distribution of latencies in the format of a histogram for the '
+    'specified command names.',
     '    If no commands are specified then all histograms are replied.',
 )
 

@@ -13,6 +13,7 @@ attribute lookups.
 from redisrepl import errors, longdouble
 from redisrepl.commands.args import parse_int
 from redisrepl.commands.table import command
+from redisrepl.ctext import string2ll
 from redisrepl.resp.values import OK, Map, ReplyError
 
 _INT64_MIN = -(1 << 63)
@@ -363,13 +364,15 @@ def _incr_by(client, key, delta):
     if value is None:
         current = 0
     elif value.__class__ is bytes or value.__class__ is bytearray:
-        current = parse_int(value)
+        current = string2ll(value)   # parse_int without a call layer: hot
+        if current is None:
+            raise errors.NOT_INTEGER
     else:
         raise errors.WRONGTYPE
     result = current + delta
     if result > _INT64_MAX or result < _INT64_MIN:
         raise errors.OVERFLOW
-    db.set(key, b"%d" % result, keepttl=value is not None)
+    db.set(key, b"%d" % result, value is not None)   # keepttl
     client.server.dirty += 1
     return result
 

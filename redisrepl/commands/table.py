@@ -104,7 +104,7 @@ class CommandTable:
 
     def __init__(self):
         self.commands = {}      # lower-case name -> Command (top level only)
-        self._lookup = {}       # exact bytes as clients send them -> Command
+        self.by_spelling = {}   # bytes in lower and upper case -> Command
 
     def register(self, fullname, handler):
         parent_name, _, sub_name = fullname.partition("|")
@@ -129,7 +129,7 @@ class CommandTable:
         cmd = Command(name, handler, meta["info"], meta["docs"])
         self.commands[name] = cmd
         for spelling in (name, name.upper()):
-            self._lookup[spelling.encode()] = cmd
+            self.by_spelling[spelling.encode()] = cmd
         return cmd
 
     def rename(self, old, new):
@@ -138,16 +138,16 @@ class CommandTable:
         if cmd is None:
             raise KeyError(old)
         for spelling in (old.lower(), old.upper()):
-            self._lookup.pop(spelling.encode(), None)
+            self.by_spelling.pop(spelling.encode(), None)
         if new:
-            self._lookup[new.encode()] = cmd
-            self._lookup[new.lower().encode()] = cmd
+            self.by_spelling[new.encode()] = cmd
+            self.by_spelling[new.lower().encode()] = cmd
 
     def lookup(self, name):
         """The Command for a name as sent by a client, or None."""
-        cmd = self._lookup.get(name)
+        cmd = self.by_spelling.get(name)
         if cmd is None:
-            cmd = self._lookup.get(name.lower())
+            cmd = self.by_spelling.get(name.lower())
         return cmd
 
     def lookup_subcommand(self, cmd, name):

@@ -165,10 +165,12 @@ DIRECTIVES = (
     _bool("stop-writes-on-bgsave-error", True),
     _bool("set-proc-title", True, **_IMM_I),
     _bool("dynamic-hz", True, **_I),
-    _bool("lazyfree-lazy-eviction", False, **_I),
-    _bool("lazyfree-lazy-expire", False, **_I),
+    # Freeing is never "lazy" here, but these three choose what is
+    # propagated for the deletion (DEL or UNLINK), which replicas see.
+    _bool("lazyfree-lazy-eviction", False),
+    _bool("lazyfree-lazy-expire", False),
     _bool("lazyfree-lazy-server-del", False, **_I),
-    _bool("lazyfree-lazy-user-del", False, **_I),
+    _bool("lazyfree-lazy-user-del", False),
     _bool("lazyfree-lazy-user-flush", False, **_I),
     _bool("repl-disable-tcp-nodelay", False),
     _bool("repl-diskless-sync", True),

@@ -2,9 +2,9 @@
 
 Everything here works on bytes and mirrors one C helper of Redis 7.0:
 
-    split_args      sdssplitargs   a config line into words ("..." and '...')
+    split_args      sdssplitargs   a config line into words (redisrepl.ctext)
     quote           sdscatrepr     a value as CONFIG REWRITE writes it
-    string2ll       string2ll      strict integers (no '+', no leading 0)
+    string2ll       string2ll      strict integers (redisrepl.ctext)
     memtoull        memtoull       1k=1000, 1kb=1024 ... case-insensitive
     strtoll_octal   strtoll(.., 8) unixsocketperm
     string2d        string2d       latency-tracking-info-percentiles
@@ -17,85 +17,13 @@ No I/O, no state: the registry (registry.py) calls these.
 import math
 import re
 
+from redisrepl.ctext import split_args, string2ll  # noqa: F401 (the grammar's words)
+
 LLONG_MIN = -(1 << 63)
 LLONG_MAX = (1 << 63) - 1
 ULLONG_MAX = (1 << 64) - 1
 
 _C_SPACE = b" \t\n\v\f\r"          # isspace() in the C locale
-_TOKEN_END = b" \n\r\t"           # what ends an unquoted word (and NUL)
-_HEX = b"0123456789abcdefABCDEF"
-_ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t",
-            ord("b"): b"\b", ord("a"): b"\a"}
-
-
-def split_args(line: bytes):
-    """Split one config line like sdssplitargs; None for unbalanced quotes.
-
-    Outside quotes a word ends at space, tab, CR or LF. Inside "..." the
-    escapes \\xHH, \\n, \\r, \\t, \\b, \\a and \\<any> apply; inside '...' only
-    \\' does. A closing quote must be followed by a blank or the end.
-    A quote may open in the middle of a word: foo"bar baz" is one word.
-    """
-    nul = line.find(b"\0")
-    if nul >= 0:
-        line = line[:nul]
-    n = len(line)
-    i = 0
-    words = []
-    while True:
-        while i < n and line[i] in _C_SPACE:
-            i += 1
-        if i >= n:
-            return words
-        current = bytearray()
-        inq = insq = False
-        while True:
-            c = line[i] if i < n else 0
-            nxt = line[i + 1] if i + 1 < n else 0
-            if inq:
-                if (c == 0x5C and nxt == ord("x") and i + 3 < n
-                        and line[i + 2] in _HEX and line[i + 3] in _HEX):
-                    current.append(int(line[i + 2:i + 4], 16))
-                    i += 3
-                elif c == 0x5C and nxt:
-                    i += 1
-                    current += _ESCAPES.get(nxt, bytes((nxt,)))
-                elif c == ord('"'):
-                    if nxt and nxt not in _C_SPACE:
-                        return None
-                    i += 1
-                    break
-                elif not c:
-                    return None
-                else:
-                    current.append(c)
-            elif insq:
-                if c == 0x5C and nxt == ord("'"):
-                    i += 1
-                    current.append(nxt)
-                elif c == ord("'"):
-                    if nxt and nxt not in _C_SPACE:
-                        return None
-                    i += 1
-                    break
-                elif not c:
-                    return None
-                else:
-                    current.append(c)
-            else:
-                if not c or c in _TOKEN_END:
-                    if c:
-                        i += 1
-                    break
-                if c == ord('"'):
-                    inq = True
-                elif c == ord("'"):
-                    insq = True
-                else:
-                    current.append(c)
-            if c:
-                i += 1
-        words.append(bytes(current))
 
 
 _REPR = {0x5C: b"\\\\", 0x22: b'\\"', 0x0A: b"\\n", 0x0D: b"\\r",
@@ -114,27 +42,6 @@ def quote(value: bytes) -> bytes:
             out += b"\\x%02x" % c
     out.append(0x22)
     return bytes(out)
-
-
-def string2ll(s: bytes):
-    """Redis's strict string2ll: the int, or None if s is not canonical."""
-    if not s or len(s) >= 21:
-        return None
-    if s == b"0":
-        return 0
-    neg = s[:1] == b"-"
-    digits = s[1:] if neg else s
-    if not digits or not (0x31 <= digits[0] <= 0x39):
-        return None
-    if not all(0x30 <= c <= 0x39 for c in digits):
-        return None
-    v = int(digits)
-    if v > ULLONG_MAX:
-        return None
-    v = -v if neg else v
-    if not LLONG_MIN <= v <= LLONG_MAX:
-        return None
-    return v
 
 
 _UNITS = {b"": 1, b"b": 1, b"k": 1000, b"kb": 1024, b"m": 1000 ** 2,

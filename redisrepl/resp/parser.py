@@ -56,6 +56,8 @@ from operator import itemgetter
 
 import hiredis
 
+from redisrepl.ctext import split_args, string2ll
+
 __all__ = ["ProtocolError", "QueryBufferLimitExceeded", "RespParser"]
 
 PROTO_INLINE_MAX_SIZE = 64 * 1024
@@ -64,9 +66,6 @@ MAX_MULTIBULK_LEN = 2**31 - 1
 UNAUTH_MAX_MULTIBULK_LEN = 10
 UNAUTH_MAX_BULK_LEN = 16384
 
-_ISSPACE = frozenset(b" \t\n\v\f\r")  # C isspace() in the C locale
-_HEXDIGITS = frozenset(b"0123456789abcdefABCDEF")
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 _HUGE_STAR = re.compile(rb"\*[1-9][0-9]{5}")  # *N with N >= 100000
 _HUGE_ANY = re.compile(rb"[*~>|][1-9][0-9]{5}")
 _join = b"".join
@@ -87,71 +86,7 @@ class QueryBufferLimitExceeded(ProtocolError):
 
 def _string2ll(buf, start, end):
     """Redis's string2ll() on buf[start:end]: the int, or None."""
-    if not 0 < end - start < 21:
-        return None
-    text = buf[start:end]
-    try:
-        v = int(text)
-    except ValueError:
-        return None
-    # int() also takes '+', blanks, '_' and leading zeros: only canonical
-    # text survives the round trip.
-    return v if b"%d" % v == text and -(2**63) <= v < 2**63 else None
-
-
-def split_args(line):
-    """Redis's sdssplitargs() on one inline line; None on unbalanced quotes."""
-    if not any(c in line for c in (b'"', b"'", b"\v", b"\f")):
-        return line.split()  # same rule when no quotes and no \v \f
-    n, i, args = len(line), 0, []
-    while True:
-        while i < n and line[i] in _ISSPACE:
-            i += 1
-        if i >= n:
-            return args
-        cur, inq, insq = bytearray(), False, False
-        while True:
-            c = line[i] if i < n else 0  # 0: the C string's terminator
-            nxt = line[i + 1] if i + 1 < n else 0
-            if inq:
-                if (c == 92 and nxt == 120 and i + 3 < n
-                        and line[i + 2] in _HEXDIGITS and line[i + 3] in _HEXDIGITS):
-                    cur.append(int(line[i + 2:i + 4], 16))
-                    i += 3
-                elif c == 92 and nxt:
-                    i += 1
-                    cur.append(_ESCAPES.get(nxt, nxt))
-                elif c == 34:
-                    if nxt and nxt not in _ISSPACE:
-                        return None  # closing quote must be followed by a space
-                    break
-                elif not c:
-                    return None
-                else:
-                    cur.append(c)
-            elif insq:
-                if c == 92 and nxt == 39:
-                    i += 1
-                    cur.append(39)
-                elif c == 39:
-                    if nxt and nxt not in _ISSPACE:
-                        return None
-                    break
-                elif not c:
-                    return None
-                else:
-                    cur.append(c)
-            elif c in (32, 10, 13, 9, 0):  # fewer than isspace(): \v \f stay
-                break
-            elif c == 34:
-                inq = True
-            elif c == 39:
-                insq = True
-            else:
-                cur.append(c)
-            i += 1
-        i += 1  # past the quote or separator
-        args.append(bytes(cur))
+    return string2ll(buf[start:end])
 
 
 _NDIGITS = bytes(len(str(n)) for n in range(1 << 16))

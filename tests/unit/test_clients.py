@@ -226,7 +226,7 @@ def test_info_is_the_callers_list_line(srv):
     srv.new_client(addr=b"127.0.0.1:50001")
     info = parse_line(srv("CLIENT", "INFO")[:-1])
     listed = parse_line(srv("CLIENT", "LIST", "ID", str(srv.client.id))[:-1])
-    differ = {k for (k, a), (_, b) in zip(info, listed) if a != b}
+    differ = {k for (k, a), (_, b) in zip(info, listed, strict=True) if a != b}
     assert differ == {b"cmd", b"argv-mem", b"tot-mem"}
     assert dict(info)[b"argv-mem"] == b"10"      # CLIENT INFO
     assert dict(listed)[b"argv-mem"] == b"13"    # CLIENT LIST ID <id>

@@ -22,6 +22,7 @@ from redisrepl.config import (
     ConfigError,
     grammar,
 )
+from redisrepl.ctext import split_args
 
 ROOT = Path(__file__).resolve().parents[2]
 FATAL = "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n"
@@ -79,13 +80,13 @@ def fatal_of(call):
 ])
 def test_split_args_is_sdssplitargs(line, words):
     """Words, quotes and escapes split as Redis's sdssplitargs does."""
-    assert grammar.split_args(line) == words
+    assert split_args(line) == words
 
 
 @given(st.binary(max_size=40))
 def test_quote_round_trips_any_bytes(value):
     """What CONFIG REWRITE writes for a string reads back as the same bytes."""
-    assert grammar.split_args(b"x " + grammar.quote(value)) == [b"x", value]
+    assert split_args(b"x " + grammar.quote(value)) == [b"x", value]
 
 
 @pytest.mark.parametrize("text, value", [
@@ -186,13 +187,14 @@ def test_every_directive_is_marked_honoured_or_ignored():
     effects = {d.name: d.effect for d in DIRECTIVES}
     assert set(effects.values()) == {"honoured", "ignored"}
     for name in ("jemalloc-bg-thread", "io-threads", "activedefrag", "oom-score-adj",
-                 "disable-thp", "lazyfree-lazy-eviction", "cluster-enabled",
+                 "disable-thp", "lazyfree-lazy-server-del", "cluster-enabled",
                  "busy-reply-threshold", "tracking-table-max-keys", "set-proc-title",
                  "proc-title-template", "always-show-logo", "tls-port", "aclfile"):
         assert effects[name] == IGNORED, name
     for name in ("port", "bind", "save", "appendonly", "replicaof", "maxmemory",
                  "loglevel", "notify-keyspace-events", "slowlog-log-slower-than",
-                 "latency-monitor-threshold", "supervised", "repl-backlog-size"):
+                 "latency-monitor-threshold", "supervised", "repl-backlog-size",
+                 "lazyfree-lazy-expire", "lazyfree-lazy-user-del"):
         assert effects[name] == "honoured", name
 
 

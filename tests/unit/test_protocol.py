@@ -203,8 +203,9 @@ def test_what_the_socket_does_not_take_is_buffered_by_twisted():
 
 def test_config_set_request_limits_reach_connected_clients():
     """CONFIG SET proto-max-bulk-len applies to clients already connected."""
-    from redisrepl.service import RedisService
     from twisted.internet.testing import MemoryReactorClock
+
+    from redisrepl.service import RedisService
     srv = Harness()
     service = RedisService(srv.config, MemoryReactorClock())
     factory = service.factory

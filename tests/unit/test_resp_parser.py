@@ -4,11 +4,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from redisrepl.ctext import split_args
 from redisrepl.resp.parser import (
     ProtocolError,
     QueryBufferLimitExceeded,
     RespParser,
-    split_args,
 )
 
 PATHS = [True, False]  # use_hiredis: fast path, exact parser only

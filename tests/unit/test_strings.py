@@ -455,7 +455,8 @@ def test_setrange_errors(srv, lst):
 @pytest.mark.parametrize("start, end, expected", [
     ("0", "-1", b"hello"), ("1", "3", b"ell"), ("-3", "-1", b"llo"),
     ("0", "-100", b"h"),       # Redis 7.0 clamps end to 0 (7.0.15)
-    ("-1", "-5", b""), ("-100", "-200", b""), ("5", "10", b""), ("3", "1", b""), ("-100", "100", b"hello"),
+    ("-1", "-5", b""), ("-100", "-200", b""), ("5", "10", b""), ("3", "1", b""),
+    ("-100", "100", b"hello"),
 ])
 def test_getrange(srv, start, end, expected):
     """GETRANGE follows Redis 7.0's index clamping, quirks included."""
