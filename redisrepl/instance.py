@@ -49,7 +49,6 @@ class Instance:
         self.tcp_port = config["port"]
         self.shutdown_hook = None  # set by the service: stops the daemon
         self.pause_end_ms = 0     # CLIENT PAUSE
-        self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
         self.pause_all = False    # ALL (True) or WRITE (False)
         self.on_unpause = []      # connections waiting for the pause to end
         # What INFO reports before persistence and replication drive it: a
@@ -197,10 +196,11 @@ class Instance:
         """Work done hz times a second (Redis's serverCron + databasesCron)."""
         hz = self.config["hz"]
         self.sampler.cron()
-        # Redis gives active expiry 25% of each cron period (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
+        # Redis gives active expiry 25% of each cron period
+        # (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC); the keyspace honours
+        # DEBUG SET-ACTIVE-EXPIRE and the replica role itself.
         start = time.perf_counter_ns()
-        if self.active_expire_enabled:
-            self.keyspace.active_expire_cycle(0.25 / hz, time.perf_counter)
+        self.keyspace.active_expire_cycle(0.25 / hz, time.perf_counter)
         self.expire_cycle_time_used += (time.perf_counter_ns() - start) // 1000
         if self.pause_end_ms and self.now_ms() >= self.pause_end_ms:
             self.unpause()

@@ -189,7 +189,7 @@ def _debug_sleep(client, argv):
 
 
 def _debug_set_active_expire(client, argv):
-    client.server.active_expire_enabled = _atoi(argv[2]) != 0
+    client.server.keyspace.active_expire_enabled = _atoi(argv[2]) != 0
     return OK
 
 

@@ -270,7 +270,7 @@ def test_debug_set_active_expire_reads_like_atoi(dbg):
     """Any non-zero leading integer enables, anything else disables (atoi)."""
     for arg, enabled in [("2", True), ("abc", False), ("-1", True), ("0x1", False)]:
         dbg("DEBUG", "SET-ACTIVE-EXPIRE", arg)
-        assert dbg.server.active_expire_enabled is enabled
+        assert dbg.server.keyspace.active_expire_enabled is enabled
 
 
 @pytest.mark.parametrize("args, name", [
