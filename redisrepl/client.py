@@ -2,9 +2,14 @@
 
 ``conn`` is whatever carries the bytes (RedisProtocol in production, a fake in
 tests). It must offer ``send(data)``, ``close()`` (after pending replies),
-``query_buffer_size()`` and ``resp_changed(resp)`` (HELLO switched protocol:
-encode replies as RESP ``resp`` from now on).
+``query_buffer_size()``, ``resp_changed(resp)`` (HELLO switched protocol:
+encode replies as RESP ``resp`` from now on) and ``unblocked(reply)`` (a
+blocking command is served or timed out: send ``reply``, go on).
 """
+
+
+from redisrepl.resp.encoder import encoder_for
+from redisrepl.resp.values import Push
 
 
 class Client:
@@ -13,7 +18,8 @@ class Client:
         "lib_ver", "addr", "laddr", "fd", "created_ms", "last_interaction_ms",
         "argv", "cmd", "resp", "reply_off", "reply_skip",
         "close_after_reply", "closed", "multi", "multi_error", "flags",
-        "no_evict", "is_unix",
+        "no_evict", "is_unix", "in_exec", "dirty_cas", "watching",
+        "channels", "patterns",
         "net_input_bytes", "net_output_bytes",
     )
 
@@ -41,6 +47,11 @@ class Client:
         self.closed = False
         self.multi = None        # list of queued (cmd, argv) inside MULTI
         self.multi_error = False  # a queuing error: EXEC must abort
+        self.in_exec = False     # running EXEC's queue: nothing blocks
+        self.dirty_cas = False   # a WATCHed key changed: EXEC must fail
+        self.watching = []       # (db, key) pairs this client WATCHes
+        self.channels = {}       # subscribed channels (an ordered set)
+        self.patterns = {}       # subscribed patterns (an ordered set)
         self.flags = ""          # CLIENT LIST flags beyond the derived ones
         self.no_evict = False
         self.net_input_bytes = 0
@@ -56,9 +67,17 @@ class Client:
     def select(self, index):
         self.db = self.server.keyspace.dbs[index]
 
+    @property
+    def subscribed(self):
+        return bool(self.channels or self.patterns)
+
     def send(self, data):
         """Out-of-band bytes (pub/sub messages, late replies)."""
         self.conn.send(data)
+
+    def push(self, items):
+        """An out-of-band message (pub/sub): a push in RESP3, an array in RESP2."""
+        self.conn.send(encoder_for(self.resp)(Push(items)))
 
     def close(self):
         """Close once what is already queued has been written."""

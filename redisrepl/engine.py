@@ -13,7 +13,8 @@ from time import perf_counter_ns
 from twisted.logger import Logger
 
 from redisrepl import errors
-from redisrepl.resp.values import ReplyError
+from redisrepl.propagation import ALL
+from redisrepl.resp.values import QUEUED, ReplyError
 
 log = Logger()
 
@@ -42,9 +43,21 @@ def call(client, argv):
         return _reject(client, cmd, errors.wrong_arity(cmd.fullname))
     if not client.authenticated and not cmd.no_auth:
         return _reject(client, cmd, errors.NOAUTH)
+    if client.multi is not None and cmd.no_multi:
+        return _reject(client, cmd, errors.NOT_IN_MULTI)
+    if client.resp == 2 and not cmd.pubsub_ok and client.subscribed:
+        return _reject(client, cmd, errors.pubsub_context(cmd.fullname))
     if server.pause_end_ms and server.is_paused_for(cmd):
         return PAUSED
-    return execute(client, cmd, argv)
+    if client.multi is not None and not cmd.multi_control:
+        client.multi.append((cmd, argv))
+        return QUEUED
+    reply = execute(client, cmd, argv)
+    blocking = server.blocking
+    if blocking.ready and not server.call_depth:
+        # Keys this command filled serve the clients blocked on them.
+        blocking.serve_ready()
+    return reply
 
 
 def execute(client, cmd, argv):
@@ -78,14 +91,17 @@ def execute(client, cmd, argv):
     # With no consumer (no AOF, no replica, no MONITOR) nothing is recorded.
     if server.dirty != dirty and client.argv is not None \
             and server.propagator.consumers:
-        server.pending_ops.append((client.db.id, client.argv))
+        server.pending_ops.append((client.db.id, client.argv, ALL))
     if server.pending_ops and not server.call_depth:
         server.flush_propagation(transaction=not cmd.touches_arbitrary_keys)
     return reply
 
 
 def _reject(client, cmd, error):
-    """A command refused before running: counted, replied as an error."""
+    """A command refused before running: counted, replied as an error.
+    Inside MULTI it also dooms the transaction (EXECABORT)."""
+    if client.multi is not None:
+        client.multi_error = True
     if cmd is not None:
         cmd.rejected_calls += 1
     client.server.record_error(error)

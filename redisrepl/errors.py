@@ -68,3 +68,12 @@ INT32_RANGE = ReplyError(
     "ERR value is out of range, value must between -2147483648 and "
     "2147483647")
 INVALID_CURSOR = ReplyError("ERR invalid cursor")
+
+NOT_IN_MULTI = ReplyError("ERR Command not allowed inside a transaction")
+
+
+def pubsub_context(fullname):
+    """A RESP2 client in subscribed state ran something else."""
+    return ReplyError(
+        "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+        "PING / QUIT / RESET are allowed in this context" % fullname)

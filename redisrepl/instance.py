@@ -11,10 +11,12 @@ import time
 
 from twisted.logger import Logger
 
+from redisrepl.blocking import Blocking
 from redisrepl.client import Client
 from redisrepl.commands.table import build_table
 from redisrepl.keyspace import Keyspace
-from redisrepl.propagation import Propagator
+from redisrepl.propagation import ALL, Propagator
+from redisrepl.pubsub import PubSub
 from redisrepl.slowlog import SlowLog
 from redisrepl.stats import StatsSampler
 
@@ -31,6 +33,9 @@ class Instance:
         self.clock = clock
         self.keyspace = Keyspace(config["databases"], clock)
         self.keyspace.on_expired = self._expired
+        self.blocking = Blocking(self)
+        self.keyspace.on_ready = self.blocking.signal_ready
+        self.pubsub = PubSub(self)
         self.table = build_table()
         for old, new in config.rename_commands:
             self.table.rename(old, new)
@@ -38,7 +43,7 @@ class Instance:
         self.clients = {}
         self._next_client_id = 1
         self.propagator = Propagator()
-        self.pending_ops = []     # (db_id, argv) recorded during a call
+        self.pending_ops = []     # (db_id, argv, targets) recorded during a call
         self.call_depth = 0
         self.dirty = 0            # changes since the last save
         self.run_id = new_run_id()
@@ -80,12 +85,22 @@ class Instance:
         self.requirepass = config["requirepass"].encode() \
             if isinstance(config["requirepass"], str) else config["requirepass"]
         self.slowlog_threshold = config["slowlog-log-slower-than"]
+        self.notify_flags = config["notify-keyspace-events"]
+        config.watch("notify-keyspace-events", self._set_notify_flags)
         config.watch("requirepass", self._set_requirepass)
         config.watch("slowlog-log-slower-than", self._set_slowlog_threshold)
         config.watch("slowlog-max-len", lambda old, new: self.slowlog.resize(new))
 
     def _set_requirepass(self, old, new):
         self.requirepass = new.encode() if isinstance(new, str) else new
+
+    def _set_notify_flags(self, old, new):
+        self.notify_flags = new
+
+    def notify(self, event_class, event, key, db_id):
+        """Keyspace notification (Redis's notifyKeyspaceEvent)."""
+        if self.notify_flags & event_class:
+            self.pubsub.notify(event_class, event, key, db_id)
 
     def _set_slowlog_threshold(self, old, new):
         self.slowlog_threshold = new
@@ -150,12 +165,22 @@ class Instance:
     def remove_client(self, client):
         client.closed = True
         self.clients.pop(client.id, None)
+        self.blocking.remove_client(client)
+        self.pubsub.remove_client(client)
+        self.unwatch_all(client)
+
+    def unwatch_all(self, client):
+        """UNWATCH, and what EXEC, DISCARD, RESET and a disconnect imply."""
+        for db, key in client.watching:
+            db.unwatch(client, key)
+        client.watching = []
+        client.dirty_cas = False
 
     # -- propagation -----------------------------------------------------
 
-    def also_propagate(self, db_id, argv):
+    def also_propagate(self, db_id, argv, targets=ALL):
         """Record an extra op to propagate (Redis's alsoPropagate)."""
-        self.pending_ops.append((db_id, argv))
+        self.pending_ops.append((db_id, argv, targets))
         if self.call_depth == 0:
             # Outside any command (active expiry): propagate right away.
             self.flush_propagation()

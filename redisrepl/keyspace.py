@@ -88,6 +88,7 @@ class Database:
         "expires",
         "id",
         "keyspace",
+        "watched",
     )
 
     def __init__(self, index, keyspace):
@@ -102,6 +103,9 @@ class Database:
         self.avg_ttl = 0
         self._scan = None       # ScanIndex over data, once SCAN needs it
         self._access = None     # AccessTracker, once IDLETIME/FREQ need it
+        # WATCH: key -> clients watching it here. It belongs to the numbered
+        # database, so SWAPDB leaves it in place.
+        self.watched = {}
 
     def __len__(self):
         return len(self.data)
@@ -188,6 +192,8 @@ class Database:
             if key in expires and (gone or not keepttl):
                 self._drop_ttl(key)
         self.data[key] = value
+        if self.watched:
+            self.signal_modified(key)
 
     def delete(self, key):
         """Remove ``key``. True if it existed (expired or not)."""
@@ -195,9 +201,51 @@ class Database:
             return False
         if key in self.expires:
             self._drop_ttl(key)
+        if self.watched:
+            self.signal_modified(key)
         return True
 
+    # -- signals: WATCH and blocked clients --------------------------------
+
+    def signal_modified(self, key):
+        """Redis's signalModifiedKey: transactions watching ``key`` fail.
+
+        set() and delete() call it; a handler that changes a value in place
+        (LPUSH onto an existing list, HSET...) calls it itself.
+        """
+        clients = self.watched.get(key)
+        if clients:
+            for client in clients:
+                client.dirty_cas = True
+
+    def signal_ready(self, key):
+        """Redis's signalKeyAsReady: ``key`` got elements a blocked client
+        may be waiting for (pushes, ZADD, XADD...)."""
+        on_ready = self.keyspace.on_ready
+        if on_ready is not None:
+            on_ready(self, key)
+
+    def watch(self, client, key):
+        self.watched.setdefault(key, []).append(client)
+
+    def unwatch(self, client, key):
+        clients = self.watched.get(key)
+        if clients is not None:
+            clients.remove(client)
+            if not clients:
+                del self.watched[key]
+
+    def _touch_all_watched(self, other=None):
+        """FLUSHDB/SWAPDB: watched keys that exist here (or in ``other``,
+        which swaps in) are modified (Redis's touchAllWatchedKeysInDb)."""
+        for key, clients in self.watched.items():
+            if key in self.data or (other is not None and key in other.data):
+                for client in clients:
+                    client.dirty_cas = True
+
     def clear(self):
+        if self.watched:
+            self._touch_all_watched()
         removed = len(self.data)
         self.data = {}
         self.expires = {}
@@ -439,8 +487,10 @@ class Keyspace:
         self.clock = clock
         self.created_ms = self.now_ms()
         self.dbs = [Database(i, self) for i in range(databases)]
-        # Set by the server: called with (db, key) after an expiry deletion.
+        # Set by the server: called with (db, key) after an expiry deletion,
+        # and when a key gets elements blocked clients may want.
         self.on_expired = None
+        self.on_ready = None
         # A replica reports expired keys missing but never deletes them.
         self.is_replica = False
         # True while a replica applies its master's stream: keys count as
@@ -470,6 +520,8 @@ class Keyspace:
         so the contents move, with their bookkeeping and its class.
         """
         dba, dbb = self.dbs[a], self.dbs[b]
+        dba._touch_all_watched(dbb)
+        dbb._touch_all_watched(dba)
         for slot in ("data", "expires", "_ttl_keys", "_ttl_pos", "avg_ttl",
                      "_scan", "_access", "__class__"):
             va, vb = getattr(dba, slot), getattr(dbb, slot)

@@ -12,20 +12,33 @@ and ``aof_selected_db`` separately, and emits SELECT when it changes.
 
 from redisrepl.resp.encoder import encode_command
 
+# Where an op goes (Redis's PROPAGATE_AOF / PROPAGATE_REPL): PUBLISH, for one,
+# reaches replicas but not the AOF.
+AOF = 1
+REPL = 2
+ALL = AOF | REPL
+
 _MULTI = [b"MULTI"]
 _EXEC = [b"EXEC"]
 
 
 class CommandStream:
-    """Encodes ops for one consumer, inserting SELECT when the db changes."""
+    """Encodes ops for one consumer, inserting SELECT when the db changes.
 
-    def __init__(self, write):
+    ``targets`` says which ops it takes (AOF, REPL).
+    """
+
+    def __init__(self, write, targets=ALL):
         self.write = write
+        self.targets = targets
         self.selected_db = -1
 
     def feed(self, ops):
         out = []
-        for db_id, argv in ops:
+        targets = self.targets
+        for db_id, argv, op_targets in ops:
+            if not op_targets & targets:
+                continue
             if db_id != self.selected_db and db_id >= 0:
                 out.append(encode_command([b"SELECT", b"%d" % db_id]))
                 self.selected_db = db_id
@@ -50,13 +63,13 @@ class Propagator:
         self.consumers.remove(consumer)
 
     def propagate(self, ops, transaction=True):
-        """``ops``: list of (db_id, argv). MULTI/EXEC wraps more than one,
-        unless ``transaction`` is False."""
+        """``ops``: list of (db_id, argv, targets). MULTI/EXEC wraps more
+        than one, unless ``transaction`` is False."""
         if not self.consumers:
             return
-        if transaction and len(ops) > 1 and ops[0][1][0].upper() != b"MULTI":
+        if transaction and len(ops) > 1:
             # Redis propagates MULTI/EXEC with no db: a SELECT, if one is
             # needed, comes inside the transaction.
-            ops = [(-1, _MULTI)] + ops + [(-1, _EXEC)]
+            ops = [(-1, _MULTI, ALL)] + ops + [(-1, _EXEC, ALL)]
         for consumer in self.consumers:
             consumer.feed(ops)

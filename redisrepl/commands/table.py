@@ -42,7 +42,7 @@ class Command:
         "last_key", "key_step", "info", "docs", "subcommands", "parent",
         "is_write", "is_readonly", "no_auth", "loading_ok", "stale_ok",
         "no_multi", "admin", "denyoom", "may_replicate", "no_script",
-        "pubsub_ok", "fast", "touches_arbitrary_keys",
+        "pubsub_ok", "fast", "touches_arbitrary_keys", "multi_control",
         "calls", "usec", "rejected_calls", "failed_calls",
     )
 
@@ -70,6 +70,9 @@ class Command:
         self.no_script = "noscript" in flags
         self.fast = "fast" in flags
         self.touches_arbitrary_keys = fullname in _TOUCHES_ARBITRARY_KEYS
+        # Run at once inside MULTI instead of being queued (processCommand).
+        self.multi_control = fullname in {
+            "exec", "discard", "multi", "watch", "quit", "reset"}
         # SUBSCRIBE and friends are allowed while subscribed in RESP2.
         self.pubsub_ok = fullname in {
             "subscribe", "unsubscribe", "psubscribe", "punsubscribe",

@@ -10,6 +10,7 @@ connection closes, as Redis does.
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 
+from redisrepl.blocking import BLOCKED
 from redisrepl.engine import PAUSED, call
 from redisrepl.resp.encoder import encode, encoder_for
 from redisrepl.resp.parser import ProtocolError, QueryBufferLimitExceeded, RespParser
@@ -20,6 +21,7 @@ log = Logger()
 
 class RedisProtocol(Protocol):
     client = None
+    _blocked = False      # a blocking command waits (BLPOP...)
     _write_through = False   # see send()
     _held = None          # a command CLIENT PAUSE is holding back
     _processing = False   # re-entry guard for _process
@@ -108,7 +110,7 @@ class RedisProtocol(Protocol):
         server.net_input_bytes += len(data)
         server.total_reads_processed += 1
         self.parser.feed(data)
-        if self._held is None:
+        if self._held is None and not self._blocked:
             self._process()
 
     def _process(self):
@@ -151,6 +153,9 @@ class RedisProtocol(Protocol):
             if reply is PAUSED:
                 self._hold(argv)
                 break
+            if reply is BLOCKED:
+                self._blocked = True
+                break
             if reply is NO_REPLY or client.reply_off:
                 continue
             if client.reply_skip:
@@ -162,6 +167,22 @@ class RedisProtocol(Protocol):
             self.send(b"".join(out))
         if client.close_after_reply:
             self.transport.loseConnection()
+
+    # -- blocked clients -----------------------------------------------------
+
+    def unblocked(self, reply):
+        """The blocking command is served or timed out: reply, then go on
+        with the pipeline after the current event, as Redis's
+        processUnblockedClients does before the event loop sleeps."""
+        self._blocked = False
+        client = self.client
+        if not (reply is NO_REPLY or client.reply_off):
+            self.send(self._encode(reply))
+        self.server.clock.callLater(0, self._continue)
+
+    def _continue(self):
+        if not self.client.closed and not self._blocked and self._held is None:
+            self._process()
 
     # -- CLIENT PAUSE --------------------------------------------------------
 

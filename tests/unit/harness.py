@@ -18,6 +18,7 @@ class FakeConn:
         self.sent = []
         self.closed = False
         self.resp = 2
+        self.unblocked_with = None   # the reply a blocked command got
 
     def send(self, data):
         self.sent.append(data)
@@ -30,6 +31,9 @@ class FakeConn:
 
     def resp_changed(self, resp):
         self.resp = resp
+
+    def unblocked(self, reply):
+        self.unblocked_with = reply
 
 
 class OpsRecorder:
@@ -66,11 +70,15 @@ class Harness:
     @property
     def propagated(self):
         """The propagated commands, as lists of bytes (db ids dropped)."""
-        return [argv for _db, argv in self.recorder.ops]
+        return [argv for _db, argv, _targets in self.recorder.ops]
 
     @property
     def propagated_with_db(self):
-        return list(self.recorder.ops)
+        return [(db, argv) for db, argv, _targets in self.recorder.ops]
+
+    @property
+    def propagated_with_targets(self):
+        return [(argv, targets) for _db, argv, targets in self.recorder.ops]
 
     def advance(self, seconds):
         self.clock.advance(seconds)

@@ -217,3 +217,28 @@ def test_config_set_request_limits_reach_connected_clients():
     assert proto.parser.max_query_buffer == 2 * 1024 * 1024
     proto.dataReceived(b"*2\r\n$4\r\nECHO\r\n$1048577\r\n")
     assert proto.transport.value() == b"-ERR Protocol error: invalid bulk length\r\n"
+
+
+def test_blocked_command_holds_the_pipeline_until_served():
+    """A blocked command's reply comes when served; the rest of the pipeline
+    runs after it, on the next reactor turn."""
+    from redisrepl.resp.values import NULL_ARRAY
+
+    srv = Harness()
+    proto, transport = connect(srv)
+
+    def serve(client, db, key):
+        return db.get(key)
+
+    def blocking_echo(client, argv):   # stands in for BLPOP
+        return client.server.blocking.block(client, [argv[1]], 0, serve, NULL_ARRAY)
+
+    srv.server.table.lookup(b"echo").handler = blocking_echo
+    proto.dataReceived(b"ECHO q\r\nPING\r\n")
+    assert transport.value() == b""
+    srv.db.set(b"q", b"filled")
+    srv.db.signal_ready(b"q")
+    srv.server.blocking.serve_ready()
+    assert transport.value() == b"$6\r\nfilled\r\n"
+    srv.advance(0)
+    assert transport.value() == b"$6\r\nfilled\r\n+PONG\r\n"
