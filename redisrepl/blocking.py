@@ -56,6 +56,10 @@ class Blocking:
         """blocked_clients for INFO."""
         return len(self.by_client)
 
+    def with_timeout(self):
+        """clients_in_timeout_table for INFO: blocked with a deadline."""
+        return sum(1 for waiter in self.by_client.values() if waiter.timer is not None)
+
     def block(self, client, keys, timeout_ms, serve, timeout_reply):
         """Block ``client`` on ``keys`` of its db; 0 waits forever.
 
@@ -70,10 +74,18 @@ class Blocking:
         for key in waiter.keys:
             self.waiting.setdefault((db_id, key), deque()).append(waiter)
         self.by_client[client] = waiter
+        self.server.keyspace.has_blocked = True
         if timeout_ms:
             waiter.timer = self.server.clock.callLater(
                 timeout_ms / 1000.0, self._timed_out, waiter)
         return BLOCKED
+
+    def signal_db(self, db):
+        """Every waited-for key of ``db`` may have changed (SWAPDB): offer
+        them all, as Redis's scanDatabaseForReadyKeys."""
+        for db_id, key in list(self.waiting):
+            if db_id == db.id and key in db.data:
+                self.signal_ready(db, key)
 
     def signal_ready(self, db, key):
         entry = (db.id, key)
@@ -126,6 +138,7 @@ class Blocking:
 
     def _forget(self, waiter):
         del self.by_client[waiter.client]
+        self.server.keyspace.has_blocked = bool(self.by_client)
         if waiter.timer is not None and waiter.timer.active():
             waiter.timer.cancel()
         waiter.timer = None

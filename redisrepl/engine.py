@@ -47,7 +47,7 @@ def call(client, argv):
         return _reject(client, cmd, errors.NOT_IN_MULTI)
     if client.resp == 2 and not cmd.pubsub_ok and client.subscribed:
         return _reject(client, cmd, errors.pubsub_context(cmd.fullname))
-    if server.pause_end_ms and server.is_paused_for(cmd):
+    if server.pause_end_ms and server.is_paused_for(cmd, client):
         return PAUSED
     if client.multi is not None and not cmd.multi_control:
         client.multi.append((cmd, argv))
@@ -99,10 +99,25 @@ def execute(client, cmd, argv):
 
 def _reject(client, cmd, error):
     """A command refused before running: counted, replied as an error.
-    Inside MULTI it also dooms the transaction (EXECABORT)."""
+    Inside MULTI it also dooms the transaction (EXECABORT); a refused EXEC
+    discards it at once, as Redis's execCommandAbort."""
     if client.multi is not None:
         client.multi_error = True
     if cmd is not None:
         cmd.rejected_calls += 1
+        if cmd.fullname == "exec":
+            error = _exec_abort(client, error)
     client.server.record_error(error)
     return error
+
+
+def _exec_abort(client, error):
+    # Formatted rejections lose their "ERR " (rejectCommandFormat passes
+    # the bare text); shared errors keep their code (NOAUTH ...).
+    reason = error.message
+    if reason.startswith(b"ERR "):
+        reason = reason[4:]
+    client.multi = None
+    client.multi_error = False
+    client.server.unwatch_all(client)
+    return ReplyError(b"EXECABORT Transaction discarded because of: " + reason)

@@ -77,3 +77,12 @@ def pubsub_context(fullname):
     return ReplyError(
         "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
         "PING / QUIT / RESET are allowed in this context" % fullname)
+
+# getPositiveLongFromObjectOrReply with no message of its own (LPOP count).
+MUST_BE_POSITIVE = ReplyError("ERR value is out of range, must be positive")
+# getTimeoutFromObjectOrReply (BLPOP, BZPOPMIN... timeouts in seconds).
+TIMEOUT_NOT_FLOAT = ReplyError("ERR timeout is not a float or out of range")
+TIMEOUT_NEGATIVE = ReplyError("ERR timeout is negative")
+# LMPOP/BLMPOP/ZMPOP/BZMPOP argument checks.
+NUMKEYS_NOT_POSITIVE = ReplyError("ERR numkeys should be greater than 0")
+COUNT_NOT_POSITIVE = ReplyError("ERR count should be greater than 0")

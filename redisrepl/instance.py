@@ -14,6 +14,7 @@ from twisted.logger import Logger
 from redisrepl.blocking import Blocking
 from redisrepl.client import Client
 from redisrepl.commands.table import build_table
+from redisrepl.config import NOTIFY_EXPIRED
 from redisrepl.keyspace import Keyspace
 from redisrepl.propagation import ALL, Propagator
 from redisrepl.pubsub import PubSub
@@ -35,6 +36,7 @@ class Instance:
         self.keyspace.on_expired = self._expired
         self.blocking = Blocking(self)
         self.keyspace.on_ready = self.blocking.signal_ready
+        self.keyspace.on_db_swapped = self.blocking.signal_db
         self.pubsub = PubSub(self)
         self.table = build_table()
         for old, new in config.rename_commands:
@@ -190,19 +192,25 @@ class Instance:
         self.propagator.propagate(ops, transaction)
 
     def _expired(self, db, key):
+        self.notify(NOTIFY_EXPIRED, b"expired", key, db.id)
         verb = b"UNLINK" if self.config["lazyfree-lazy-expire"] else b"DEL"
         self.also_propagate(db.id, [verb, key])
 
     # -- client pause ----------------------------------------------------
 
-    def is_paused_for(self, cmd):
-        """True if CLIENT PAUSE holds this command back now."""
+    def is_paused_for(self, cmd, client=None):
+        """True if CLIENT PAUSE holds this command back now. An EXEC is held
+        by a WRITE pause when ``client``'s transaction queued a write."""
         if not self.pause_end_ms:
             return False
         if self.now_ms() >= self.pause_end_ms:
             self.unpause()
             return False
-        return self.pause_all or cmd.is_write or cmd.may_replicate
+        if self.pause_all or cmd.is_write or cmd.may_replicate:
+            return True
+        queued = client.multi if client is not None else None
+        return bool(queued) and cmd.fullname == "exec" and any(
+            c.is_write or c.may_replicate for c, _argv in queued)
 
     def pause(self, until_ms, pause_all):
         self.pause_end_ms = max(self.pause_end_ms, until_ms)
@@ -235,7 +243,11 @@ class Instance:
 
     def _close_idle_clients(self, timeout_ms):
         now = self.now_ms()
+        blocked = self.blocking.by_client
         for client in list(self.clients.values()):
+            # As Redis: blocked and subscribed clients are not idle.
+            if client in blocked or client.subscribed:
+                continue
             if now - client.last_interaction_ms > timeout_ms:
                 log.info("Closing idle client {client_id} ({addr})",
                          client_id=client.id, addr=client.addr.decode())

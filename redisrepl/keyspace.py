@@ -162,7 +162,8 @@ class Database:
     def _expire_if_needed(self, key):
         """Delete ``key`` if its time has passed. True if it is now gone."""
         ks = self.keyspace
-        if self.expires[key] > ks.now_ms() or ks.loading:
+        # Expired once now is past the time, not at it (keyIsExpired: now > when).
+        if self.expires[key] >= ks.now_ms() or ks.loading:
             # Nothing expires while a dataset loads (Redis's keyIsExpired).
             return False
         if ks.is_replica:
@@ -194,6 +195,10 @@ class Database:
         self.data[key] = value
         if self.watched:
             self.signal_modified(key)
+        if self.keyspace.has_blocked:
+            # A key that appears by RENAME, MOVE, COPY, SORT STORE... may be
+            # what someone waits for (Redis's dbAdd signals it ready).
+            self.signal_ready(key)
 
     def delete(self, key):
         """Remove ``key``. True if it existed (expired or not)."""
@@ -204,6 +209,12 @@ class Database:
         if self.watched:
             self.signal_modified(key)
         return True
+
+    def replace_value(self, key, value):
+        """Swap an existing key's value for an equal one in another form
+        (bytes -> bytearray before an in-place edit), keeping its TTL and
+        signalling nothing: Redis's dbUnshareStringValue."""
+        self.data[key] = value
 
     # -- signals: WATCH and blocked clients --------------------------------
 
@@ -264,6 +275,8 @@ class Database:
         return self.expires.get(key)
 
     def set_expire(self, key, when_ms):
+        if self.watched:
+            self.signal_modified(key)
         if key not in self.expires:
             self._ttl_pos[key] = len(self._ttl_keys)
             self._ttl_keys.append(key)
@@ -273,6 +286,8 @@ class Database:
         """Drop the TTL of ``key``. True if it had one."""
         if key in self.expires:
             self._drop_ttl(key)
+            if self.watched:
+                self.signal_modified(key)
             return True
         return False
 
@@ -347,7 +362,7 @@ class Database:
                 key = ttl_keys[random.randrange(len(ttl_keys))]
                 when = self.expires[key]
                 sampled += 1
-                if when <= now_ms:
+                if when < now_ms:
                     self.delete(key)
                     ks.expired_keys += 1
                     expired += 1
@@ -491,6 +506,10 @@ class Keyspace:
         # and when a key gets elements blocked clients may want.
         self.on_expired = None
         self.on_ready = None
+        # True while some client is blocked on keys (kept by Blocking), so
+        # set() only signals readiness when someone could care.
+        self.has_blocked = False
+        self.on_db_swapped = None   # fn(db): its waited-for keys may be ready
         # A replica reports expired keys missing but never deletes them.
         self.is_replica = False
         # True while a replica applies its master's stream: keys count as
@@ -522,6 +541,12 @@ class Keyspace:
         dba, dbb = self.dbs[a], self.dbs[b]
         dba._touch_all_watched(dbb)
         dbb._touch_all_watched(dba)
+        self._swap_contents(dba, dbb)
+        if self.has_blocked and self.on_db_swapped is not None:
+            self.on_db_swapped(dba)
+            self.on_db_swapped(dbb)
+
+    def _swap_contents(self, dba, dbb):
         for slot in ("data", "expires", "_ttl_keys", "_ttl_pos", "avg_ttl",
                      "_scan", "_access", "__class__"):
             va, vb = getattr(dba, slot), getattr(dbb, slot)

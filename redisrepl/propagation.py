@@ -68,8 +68,9 @@ class Propagator:
         if not self.consumers:
             return
         if transaction and len(ops) > 1:
-            # Redis propagates MULTI/EXEC with no db: a SELECT, if one is
-            # needed, comes inside the transaction.
-            ops = [(-1, _MULTI, ALL)] + ops + [(-1, _EXEC, ALL)]
+            # As Redis's propagatePendingCommands: MULTI takes the first op's
+            # db, so a needed SELECT comes before it; EXEC the last op's, so
+            # none comes between the last op and EXEC.
+            ops = [(ops[0][0], _MULTI, ALL)] + ops + [(ops[-1][0], _EXEC, ALL)]
         for consumer in self.consumers:
             consumer.feed(ops)

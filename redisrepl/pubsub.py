@@ -6,6 +6,8 @@ RESP3, an array in RESP2) through ``client.push``.
 
 from redisrepl.config import NOTIFY_KEYEVENT, NOTIFY_KEYSPACE
 from redisrepl.glob import glob_match
+from redisrepl.resp.encoder import encoder_for
+from redisrepl.resp.values import Push
 
 
 class PubSub:
@@ -65,14 +67,13 @@ class PubSub:
         receivers = 0
         subscribers = self.channels.get(channel)
         if subscribers:
-            for client in subscribers:
-                client.push([b"message", channel, message])
-                receivers += 1
-        for pattern, clients in self.patterns.items():
-            if glob_match(pattern, channel):
-                for client in clients:
-                    client.push([b"pmessage", pattern, channel, message])
-                    receivers += 1
+            _deliver(subscribers, [b"message", channel, message])
+            receivers += len(subscribers)
+        if self.patterns:
+            for pattern, clients in list(self.patterns.items()):
+                if glob_match(pattern, channel):
+                    _deliver(clients, [b"pmessage", pattern, channel, message])
+                    receivers += len(clients)
         return receivers
 
     def notify(self, event_class, event, key, db_id):
@@ -84,6 +85,17 @@ class PubSub:
             self.publish(b"__keyspace@%d__:%s" % (db_id, key), event)
         if flags & NOTIFY_KEYEVENT:
             self.publish(b"__keyevent@%d__:%s" % (db_id, event), key)
+
+
+def _deliver(clients, items):
+    """Send one message to each client, encoded once per protocol."""
+    encoded = {}
+    for client in list(clients):
+        resp = client.resp
+        data = encoded.get(resp)
+        if data is None:
+            data = encoded[resp] = encoder_for(resp)(Push(items))
+        client.send(data)
 
 
 _MISSING = object()

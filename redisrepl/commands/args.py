@@ -2,6 +2,7 @@
 
 from redisrepl import errors
 from redisrepl.ctext import string2ll
+from redisrepl.resp.values import ReplyError
 
 
 def parse_int(arg, error=errors.NOT_INTEGER):
@@ -68,3 +69,58 @@ def parse_scan_cursor(arg):
         raise errors.INVALID_CURSOR
     value = int(digits)
     return -value % (1 << 64) if arg[:1] == b"-" else value
+
+
+def parse_timeout_seconds(arg, now_ms):
+    """A blocking command's timeout in seconds (BLPOP, BZPOPMIN...), as
+    Redis 7.0's getTimeoutFromObjectOrReply(UNIT_SECONDS): ms to wait,
+    0 for ever.
+
+    The value is a long double (string2ld), times 1000 rounded as a long
+    double, then ceill() and cast to long long: "0.0001" waits 1 ms,
+    "-0.1" is 0 (for ever), and anything at or past 2**63 ms, infinity
+    included, casts to LLONG_MIN on x86-64: "timeout is negative". A
+    deadline past LLONG_MAX wraps in Redis and never fires: for ever too.
+    """
+    from redisrepl import longdouble
+    value = longdouble.parse(arg)
+    if value is None:
+        raise errors.TIMEOUT_NOT_FLOAT
+    if value is longdouble.INF:
+        raise errors.TIMEOUT_NEGATIVE
+    mantissa, exponent = value
+    if mantissa == 0:
+        return 0
+    num = abs(mantissa) * 1000
+    if exponent >= 0:
+        rounded = longdouble._round(num << exponent, 1)
+    else:
+        rounded = longdouble._round(num, 1 << -exponent)
+    if rounded is None or rounded is longdouble.INF:
+        # Below the smallest long double (never, from a product by 1000)
+        # or past the largest: the cast gives LLONG_MIN.
+        raise errors.TIMEOUT_NEGATIVE
+    m, e = rounded
+    if mantissa < 0:
+        # ceill of a negative value rounds toward zero.
+        ms = -((m << e) if e >= 0 else m >> -e)
+    else:
+        ms = (m << e) if e >= 0 else -((-m) >> -e)
+    if ms < 0 or ms >= 1 << 63:
+        raise errors.TIMEOUT_NEGATIVE
+    if ms and now_ms + ms >= 1 << 63:
+        return 0
+    return ms
+
+
+def parse_timeout_ms(arg, server):
+    """XREAD/XREADGROUP BLOCK <ms>: getTimeoutFromObjectOrReply with
+    UNIT_MILLISECONDS (parse_timeout_seconds is its UNIT_SECONDS twin)."""
+    value = string2ll(arg)
+    if value is None:
+        raise ReplyError("ERR timeout is not an integer or out of range")
+    if value < 0:
+        raise errors.TIMEOUT_NEGATIVE
+    if value > 0 and value > (1 << 63) - 1 - server.now_ms():
+        raise ReplyError("ERR timeout is out of range")
+    return value

@@ -19,6 +19,7 @@ from redisrepl.commands.strings import (
     write_string,
 )
 from redisrepl.commands.table import command
+from redisrepl.config import NOTIFY_GENERIC, NOTIFY_STRING
 from redisrepl.resp.values import ReplyError
 
 BIT_VALUE = ReplyError("ERR bit is not an integer or out of range")
@@ -111,7 +112,9 @@ def setbit(client, argv):
     old = 1 if value[byte] & mask else 0
     if grown or old != on:
         value[byte] = value[byte] | mask if on else value[byte] & ~mask
+        client.db.signal_modified(argv[1])
         client.server.dirty += 1
+        client.server.notify(NOTIFY_STRING, b"setbit", argv[1], client.db.id)
     return old
 
 
@@ -219,6 +222,7 @@ def bitop(client, argv):
         # Every source empty: the target is deleted, not set to "".
         if db.delete(target):
             client.server.dirty += 1
+            client.server.notify(NOTIFY_GENERIC, b"del", target, db.id)
         return 0
     # Shorter strings are zero-padded on the right.
     numbers = [int.from_bytes(s, "big") << (8 * (size - len(s)))
@@ -229,6 +233,7 @@ def bitop(client, argv):
         result = reduce(_BITOPS[op], numbers)
     db.set(target, result.to_bytes(size, "big"))
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"set", target, db.id)
     return size
 
 
@@ -374,6 +379,9 @@ def _bitfield(client, argv, read_only):
     # Redis counts only writes that changed something (or grew the string),
     # so a BITFIELD that rewrote the same values is not propagated.
     client.server.dirty += changes
+    if changes:
+        client.db.signal_modified(argv[1])
+        client.server.notify(NOTIFY_STRING, b"setbit", argv[1], client.db.id)
     return replies
 
 

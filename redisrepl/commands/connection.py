@@ -4,6 +4,7 @@ from redisrepl import REDIS_VERSION, errors
 from redisrepl.commands.args import parse_int, parse_int32
 from redisrepl.commands.clients import validate_name
 from redisrepl.commands.table import command
+from redisrepl.commands.transactions import discard_transaction
 from redisrepl.resp.values import OK, PONG, Map, ReplyError, Status
 
 
@@ -11,6 +12,9 @@ from redisrepl.resp.values import OK, PONG, Map, ReplyError, Status
 def ping(client, argv):
     if len(argv) > 2:
         raise errors.wrong_arity("ping")
+    if client.resp == 2 and client.subscribed:
+        # The subscribed form, so a RESP2 reader can tell it from messages.
+        return [b"pong", argv[1] if len(argv) == 2 else b""]
     return argv[1] if len(argv) == 2 else PONG
 
 
@@ -115,6 +119,8 @@ def hello(client, argv):
 @command("reset")
 def reset(client, argv):
     server = client.server
+    discard_transaction(client)
+    server.pubsub.remove_client(client)
     client.select(0)
     use_protocol(client, 2)
     client.name = b""

@@ -12,6 +12,7 @@ the key keeps its past TTL until the master's DEL arrives.
 from redisrepl import errors
 from redisrepl.commands.args import parse_int
 from redisrepl.commands.table import command
+from redisrepl.config import NOTIFY_GENERIC
 from redisrepl.resp.values import ReplyError
 
 _LLONG_MAX = (1 << 63) - 1
@@ -77,10 +78,12 @@ def _expire(client, argv, relative, in_seconds):
     server.dirty += 1
     if when <= now and not keyspace.loading and not keyspace.is_replica:
         db.delete(key)
+        server.notify(NOTIFY_GENERIC, b"del", key, db.id)
         client.argv = [b"UNLINK" if server.config["lazyfree-lazy-expire"]
                        else b"DEL", key]
         return 1
     db.set_expire(key, when)
+    server.notify(NOTIFY_GENERIC, b"expire", key, db.id)
     if relative or in_seconds:
         # PEXPIREAT as sent is already deterministic: keep it verbatim.
         client.argv = [b"PEXPIREAT", key, b"%d" % when] + argv[3:]
@@ -146,5 +149,6 @@ def persist(client, argv):
     key = argv[1]
     if db.get(key) is not None and db.persist(key):
         client.server.dirty += 1
+        client.server.notify(NOTIFY_GENERIC, b"persist", key, db.id)
         return 1
     return 0

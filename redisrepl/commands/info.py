@@ -168,9 +168,9 @@ def _clients(server):
         f"maxclients:{server.config['maxclients']}",
         f"client_recent_max_input_buffer:{largest_query}",
         "client_recent_max_output_buffer:0",
-        "blocked_clients:0",
+        f"blocked_clients:{len(server.blocking)}",
         "tracking_clients:0",
-        "clients_in_timeout_table:0",
+        f"clients_in_timeout_table:{server.blocking.with_timeout()}",
     ]
 
 
@@ -309,8 +309,8 @@ def _stats(server):
         "current_eviction_exceeded_time:0",
         f"keyspace_hits:{keyspace.hits}",
         f"keyspace_misses:{keyspace.misses}",
-        "pubsub_channels:0",
-        "pubsub_patterns:0",
+        f"pubsub_channels:{len(server.pubsub.channels)}",
+        f"pubsub_patterns:{len(server.pubsub.patterns)}",
         "pubsubshard_channels:0",
         f"latest_fork_usec:{server.latest_fork_usec}",
         f"total_forks:{server.total_forks}",

@@ -18,6 +18,7 @@ from redisrepl.commands.args import (
 )
 from redisrepl.commands.help import help_reply
 from redisrepl.commands.table import command
+from redisrepl.config import NOTIFY_GENERIC
 from redisrepl.glob import glob_match
 from redisrepl.keyspace import copy_value, type_name, value_encoding
 from redisrepl.resp.values import OK, ReplyError, Status
@@ -35,6 +36,7 @@ def _delete_keys(client, keys):
         db.expire_if_needed(key)
         if db.delete(key):
             deleted += 1
+            client.server.notify(NOTIFY_GENERIC, b"del", key, db.id)
     client.server.dirty += deleted
     return deleted
 
@@ -137,6 +139,8 @@ def _rename(client, argv, nx):
     if when is not None:
         db.set_expire(target, when)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_GENERIC, b"rename_from", source, db.id)
+    client.server.notify(NOTIFY_GENERIC, b"rename_to", target, db.id)
     return 1 if nx else OK
 
 
@@ -175,6 +179,8 @@ def move(client, argv):
     if when is not None:
         target.set_expire(key, when)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_GENERIC, b"move_from", key, source.id)
+    client.server.notify(NOTIFY_GENERIC, b"move_to", key, target.id)
     return 1
 
 
@@ -208,6 +214,7 @@ def copy_(client, argv):
     if when is not None:
         target.set_expire(new_key, when)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_GENERIC, b"copy_to", new_key, target.id)
     return 1
 
 

@@ -13,6 +13,7 @@ attribute lookups.
 from redisrepl import errors, longdouble
 from redisrepl.commands.args import parse_int
 from redisrepl.commands.table import command
+from redisrepl.config import NOTIFY_GENERIC, NOTIFY_STRING
 from redisrepl.ctext import string2ll
 from redisrepl.resp.values import OK, Map, ReplyError
 
@@ -49,10 +50,11 @@ def write_string(db, key):
 
 def growable_string(db, key, value):
     """``value`` (the string at ``key``) as a bytearray stored at ``key``,
-    TTL kept, so it can be changed in place."""
+    so it can be changed in place (Redis's dbUnshareStringValue: same bytes,
+    TTL kept, not itself a modification; the caller signals its change)."""
     if value.__class__ is bytes:
         value = bytearray(value)
-        db.set(key, value, keepttl=True)
+        db.replace_value(key, value)
     return value
 
 
@@ -177,8 +179,10 @@ def _set_generic(client, flags, key, value, expire, ok_reply, abort_reply):
         return abort_reply
     db.set(key, value, keepttl=bool(flags & _KEEPTTL))
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"set", key, db.id)
     if when is not None:
         db.set_expire(key, when)
+        client.server.notify(NOTIFY_GENERIC, b"expire", key, db.id)
         # Relative times become absolute, so a replica or the AOF expires
         # the key at the same moment.
         client.argv = [b"SET", key, value, b"PXAT", b"%d" % when]
@@ -194,6 +198,7 @@ def set_(client, argv):
     if len(argv) == 3:
         client.db.set(argv[1], argv[2])
         client.server.dirty += 1
+        client.server.notify(NOTIFY_STRING, b"set", argv[1], client.db.id)
         return OK
     flags, expire = _parse_options(argv, 3, _SET_OPTIONS)
     return _set_generic(client, flags, argv[1], argv[2], expire, OK, None)
@@ -221,6 +226,7 @@ def getset(client, argv):
     old = _bulk(read_string(db, key))
     db.set(key, value)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"set", key, db.id)
     client.argv = [b"SET", key, value]
     return old
 
@@ -234,6 +240,7 @@ def getdel(client, argv):
         return None
     db.delete(key)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_GENERIC, b"del", key, db.id)
     client.argv = [_deletion_command(client, "lazyfree-lazy-user-del"), key]
     return _bulk(value)
 
@@ -254,13 +261,16 @@ def getex(client, argv):
                 and not server.keyspace.is_replica:
             # Already in the past: delete now (a replica waits for the DEL).
             db.delete(key)
+            server.notify(NOTIFY_GENERIC, b"del", key, db.id)
             client.argv = [_deletion_command(client, "lazyfree-lazy-expire"),
                            key]
         else:
             db.set_expire(key, when)
+            server.notify(NOTIFY_GENERIC, b"expire", key, db.id)
             client.argv = [b"PEXPIREAT", key, b"%d" % when]
         server.dirty += 1
     elif flags & _PERSIST and db.persist(key):
+        server.notify(NOTIFY_GENERIC, b"persist", key, db.id)
         client.argv = [b"PERSIST", key]
         server.dirty += 1
     return reply
@@ -290,6 +300,7 @@ def mset(client, argv):
     db_set = client.db.set
     for i in range(1, argc, 2):
         db_set(argv[i], argv[i + 1])
+        client.server.notify(NOTIFY_STRING, b"set", argv[i], client.db.id)
     client.server.dirty += argc >> 1
     return OK
 
@@ -305,6 +316,7 @@ def msetnx(client, argv):
             return 0
     for i in range(1, argc, 2):
         db.set(argv[i], argv[i + 1])
+        client.server.notify(NOTIFY_STRING, b"set", argv[i], db.id)
     client.server.dirty += argc >> 1
     return 1
 
@@ -324,7 +336,9 @@ def append(client, argv):
         value = growable_string(db, key, value)
         value += tail
         length = len(value)
+    db.signal_modified(key)   # grown in place: WATCH must see it
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"append", key, db.id)
     return length
 
 
@@ -351,7 +365,9 @@ def setrange(client, argv):
     if len(value) < end:
         value.extend(bytes(end - len(value)))   # zero padding, as sdsgrowzero
     value[offset:end] = patch
+    db.signal_modified(key)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"setrange", key, db.id)
     return len(value)
 
 
@@ -374,6 +390,7 @@ def _incr_by(client, key, delta):
         raise errors.OVERFLOW
     db.set(key, b"%d" % result, value is not None)   # keepttl
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"incrby", key, db.id)
     return result
 
 
@@ -417,6 +434,7 @@ def incrbyfloat(client, argv):
     result = longdouble.format_human(total)
     db.set(key, result, keepttl=value is not None)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"incrbyfloat", key, db.id)
     # The replica gets the result, not the sum to redo: float formatting
     # could differ there.
     client.argv = [b"SET", key, result, b"KEEPTTL"]

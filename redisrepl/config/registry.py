@@ -32,8 +32,12 @@ from redisrepl.glob import glob_match
 
 from . import grammar
 from .directives import BY_CANONICAL, DEPRECATED, DIRECTIVES, IGNORED, NAMES
-from .kinds import Invalid, dec
+from .kinds import Invalid, Kind, dec
 from .rewrite import rewrite_file
+
+# Directives whose value is simply what _values holds (not dir, which is the
+# process's working directory).
+_PLAIN_SCALARS = frozenset(d.name for d in DIRECTIVES if type(d.kind).get is Kind.get)
 
 
 class ConfigError(Exception):
@@ -107,6 +111,12 @@ class Config:
     # -- reading values ------------------------------------------------------
 
     def __getitem__(self, name):
+        # Fast path: a canonical name whose value is a stored scalar (most
+        # reads, some on hot paths). Anything else takes the full lookup.
+        if name in _PLAIN_SCALARS:
+            value = self._values[name]
+            if value.__class__ is not list and value.__class__ is not dict:
+                return value
         d = lookup(name)
         value = d.kind.get(self, d.name)
         if isinstance(value, (list, dict)):

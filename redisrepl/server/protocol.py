@@ -22,6 +22,7 @@ log = Logger()
 class RedisProtocol(Protocol):
     client = None
     _blocked = False      # a blocking command waits (BLPOP...)
+    _gathering = None     # the replies of the batch being run, if any
     _write_through = False   # see send()
     _held = None          # a command CLIENT PAUSE is holding back
     _processing = False   # re-entry guard for _process
@@ -68,6 +69,14 @@ class RedisProtocol(Protocol):
     # -- the conn interface Client expects --------------------------------
 
     def send(self, data):
+        """Bytes for this client: joined to the replies being gathered, so
+        a message published to oneself in a pipeline keeps its place."""
+        if self._gathering is not None:
+            self._gathering.append(data)
+        else:
+            self._write(data)
+
+    def _write(self, data):
         self.client.net_output_bytes += len(data)
         server = self.server
         server.net_output_bytes += len(data)
@@ -125,7 +134,18 @@ class RedisProtocol(Protocol):
     def _run_commands(self):
         client = self.client
         parser = self.parser
-        out = []
+        out = self._gathering = []
+        try:
+            self._run_batch(client, parser, out)
+        finally:
+            self._gathering = None
+        parser.authenticated = client.authenticated
+        if out and not client.closed:   # closed: aborted, nothing more to say
+            self._write(b"".join(out))
+        if client.close_after_reply:
+            self.transport.loseConnection()
+
+    def _run_batch(self, client, parser, out):
         while not client.close_after_reply:
             argv = self._held
             if argv is not None:
@@ -162,11 +182,6 @@ class RedisProtocol(Protocol):
                 client.reply_skip = False
                 continue
             out.append(self._encode(reply))
-        parser.authenticated = client.authenticated
-        if out:
-            self.send(b"".join(out))
-        if client.close_after_reply:
-            self.transport.loseConnection()
 
     # -- blocked clients -----------------------------------------------------
 

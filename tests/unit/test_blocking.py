@@ -88,3 +88,36 @@ def test_set_signals_nothing_to_blocking_but_signal_ready_does():
     assert not srv.server.blocking.ready
     srv.db.signal_ready(b"q")
     assert list(srv.server.blocking.ready) == [(0, b"q")]
+
+
+def test_rename_onto_a_waited_key_serves_the_waiter():
+    """A list that arrives by RENAME wakes BLPOP, as Redis's dbAdd signals."""
+    srv = Harness()
+    waiter = srv.new_client()
+    assert srv("BLPOP", "q", "0", client=waiter) is BLOCKED
+    srv("RPUSH", "src", "a")
+    srv("RENAME", "src", "q")
+    assert waiter.conn.unblocked_with == [b"q", b"a"]
+
+
+def test_swapdb_serves_waiters_whose_key_swaps_in():
+    """SWAPDB offers the waited keys of both numbers (scanDatabaseForReadyKeys)."""
+    srv = Harness()
+    waiter = srv.new_client()
+    assert srv("BLPOP", "q", "0", client=waiter) is BLOCKED
+    srv("SELECT", "1")
+    srv("RPUSH", "q", "x")
+    srv("SWAPDB", "0", "1")
+    assert waiter.conn.unblocked_with == [b"q", b"x"]
+
+
+def test_idle_timeout_spares_blocked_and_subscribed_clients():
+    """timeout closes idle clients, but not blocked or subscribed ones."""
+    srv = Harness("timeout 1")
+    idle, blocked, subscriber = srv.new_client(), srv.new_client(), srv.new_client()
+    srv("BLPOP", "q", "0", client=blocked)
+    srv.server.pubsub.subscribe(subscriber, b"news")
+    srv.advance(5)
+    srv.server.cron()
+    assert idle.conn.closed
+    assert not blocked.conn.closed and not subscriber.conn.closed

@@ -35,14 +35,15 @@ def test_force_select_re_emits_select():
     assert decode(b"".join(chunks)).count([b"SELECT", b"1"]) == 2
 
 
-def test_several_ops_are_wrapped_in_multi_exec_with_select_inside():
-    """Two ops from one command reach consumers as MULTI, SELECT, ops, EXEC."""
+def test_several_ops_are_wrapped_in_multi_exec_after_select():
+    """Two ops from one command reach consumers as SELECT, MULTI, ops, EXEC:
+    MULTI takes the first op's db, as Redis's propagatePendingCommands."""
     chunks = []
     propagator = Propagator()
     propagator.add(CommandStream(chunks.append))
     propagator.propagate([(2, [b"DEL", b"x"], ALL), (2, [b"SET", b"y", b"1"], ALL)])
     assert decode(b"".join(chunks)) == [
-        [b"MULTI"], [b"SELECT", b"2"], [b"DEL", b"x"], [b"SET", b"y", b"1"],
+        [b"SELECT", b"2"], [b"MULTI"], [b"DEL", b"x"], [b"SET", b"y", b"1"],
         [b"EXEC"]]
 
 
