@@ -3,15 +3,34 @@ handlers (see table.py); ALL_MODULES is what build_table() loads."""
 
 from redisrepl.commands import (  # noqa: F401
     bits,
+    blocking_lists,
     clients,
     connection,
     expire,
+    hashes,
+    hyperloglog,
     info,
     introspection,
     keys,
+    lists,
+    pubsub,
     server,
+    sets,
+    sort,
+    stream_groups,
+    stream_info,
+    stream_read,
+    streams,
     strings,
+    transactions,
+    zsets,
+    zsets_ops,
+    zsets_pop,
+    zsets_ranges,
 )
 
-ALL_MODULES = (bits, clients, connection, expire, info, introspection, keys,
-               server, strings)
+ALL_MODULES = (bits, blocking_lists, clients, connection, expire, hashes,
+               hyperloglog, info, introspection, keys, lists, pubsub, server,
+               sets, sort, streams, stream_groups, stream_info,
+               stream_read, strings, transactions, zsets,
+               zsets_ops, zsets_pop, zsets_ranges)
