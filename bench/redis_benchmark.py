@@ -67,11 +67,28 @@ def start_redisrepl(workdir, reactor="epoll"):
     return proc, port
 
 
-def run_benchmark(port, tests, requests, clients, pipeline, timeout=900):
-    """{test name: req/s} from redis-benchmark's CSV output."""
+# The data types' side of the run (issue 3): redis-benchmark's own tests,
+# then commands it has no test for, run as custom command lines (ZRANGE reads
+# the zset its ZADD test filled).
+TYPE_TESTS = "lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100"
+CUSTOM_COMMANDS = [
+    ["ZRANGE", "myzset", "0", "9", "WITHSCORES"],
+    ["XADD", "mystream", "*", "field", "__rand_int__"],
+]
+
+
+def run_benchmark(port, workload, requests, clients, pipeline, timeout=900):
+    """{test name: req/s} from redis-benchmark's CSV output.
+
+    ``workload`` is a comma-separated list of redis-benchmark tests, or a
+    command line (a list) to run as a custom test.
+    """
+    # -r gives __rand_int__ a range; only the custom lines use it.
+    what = ["-t", workload] if isinstance(workload, str) \
+        else ["-r", "100000"] + list(workload)
     argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
             "-c", str(clients), "-n", str(requests), "-P", str(pipeline),
-            "-t", tests, "-q", "--csv"]
+            "-q", "--csv"] + what
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                           check=False)
     if proc.returncode != 0:
@@ -80,7 +97,7 @@ def run_benchmark(port, tests, requests, clients, pipeline, timeout=900):
     return {row[0]: float(row[1]) for row in rows[1:] if len(row) > 1}, proc.stdout + proc.stderr
 
 
-def compare(redis_port, repl_port, requests, clients, pipelines, tests, rounds):
+def compare(redis_port, repl_port, requests, clients, pipelines, workloads, rounds):
     """Median req/s per test over ``rounds`` alternating runs of each server.
 
     On a shared 2-core machine one run of a test can swing by a third;
@@ -90,8 +107,14 @@ def compare(redis_port, repl_port, requests, clients, pipelines, tests, rounds):
     for pipeline in pipelines:
         redis_runs, repl_runs = [], []
         for _ in range(rounds):
-            redis_runs.append(run_benchmark(redis_port, tests, requests, clients, pipeline)[0])
-            repl_runs.append(run_benchmark(repl_port, tests, requests, clients, pipeline)[0])
+            redis_run, repl_run = {}, {}
+            for workload in workloads:
+                redis_run.update(run_benchmark(
+                    redis_port, workload, requests, clients, pipeline)[0])
+                repl_run.update(run_benchmark(
+                    repl_port, workload, requests, clients, pipeline)[0])
+            redis_runs.append(redis_run)
+            repl_runs.append(repl_run)
         for name in redis_runs[0]:
             rps = statistics.median(run.get(name, 0.0) for run in redis_runs)
             mine = statistics.median(run.get(name, 0.0) for run in repl_runs)
@@ -145,6 +168,8 @@ def main(argv=None):
     parser.add_argument("-c", "--clients", type=int, default=50)
     parser.add_argument("-P", "--pipelines", default="1,16")
     parser.add_argument("-t", "--tests", default="set,get,incr,mset")
+    parser.add_argument("--types", action="store_true",
+                        help="benchmark the data types instead (LPUSH ... XADD)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating runs per server; medians are reported")
     parser.add_argument("--reactor", default="epoll")
@@ -167,12 +192,16 @@ def main(argv=None):
             repl_proc, repl_port = start_redisrepl(repl_dir, args.reactor)
             try:
                 pipelines = [int(p) for p in args.pipelines.split(",")]
+                what = f"-t {TYPE_TESTS} + " + ", ".join(
+                    " ".join(c) for c in CUSTOM_COMMANDS) if args.types else f"-t {args.tests}"
                 print(f"redis-benchmark -c {args.clients} -n {args.requests} "
-                      f"-t {args.tests}, redis-server on {redis_port}, "
+                      f"{what}, redis-server on {redis_port}, "
                       f"redisrepl ({args.reactor} reactor) on {repl_port}, "
                       f"median of {args.rounds} alternating rounds\n")
+                workloads = [TYPE_TESTS] + CUSTOM_COMMANDS if args.types \
+                    else [args.tests]
                 results = compare(redis_port, repl_port, args.requests, args.clients,
-                                  pipelines, args.tests, args.rounds)
+                                  pipelines, workloads, args.rounds)
                 print_results(results, args.markdown)
                 if args.default_suite:
                     print("\nredis-benchmark -q, each default test against redisrepl "
