@@ -145,8 +145,16 @@ class Database:
         return value
 
     def get_typed(self, key, cls):
-        """The value at ``key`` if of Python type ``cls``; WRONGTYPE otherwise."""
+        """For a write: the value at ``key`` if of Python type ``cls``, None
+        if missing, WRONGTYPE otherwise (Redis's lookupKeyWrite + check)."""
         value = self.get(key)
+        if value is not None and type(value) is not cls:
+            raise WRONGTYPE
+        return value
+
+    def read_typed(self, key, cls):
+        """get_typed for a read: counts a keyspace hit or miss."""
+        value = self.lookup_read(key)
         if value is not None and type(value) is not cls:
             raise WRONGTYPE
         return value

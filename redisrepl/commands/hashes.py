@@ -44,10 +44,7 @@ WITHVALUES_RANGE = ReplyError("ERR value is out of range")
 
 def read_hash(db, key):
     """The hash at ``key`` for a read (hits/misses counted), or None."""
-    value = db.lookup_read(key)
-    if value is not None and type(value) is not Hash:
-        raise errors.WRONGTYPE
-    return value
+    return db.read_typed(key, Hash)
 
 
 def write_hash(db, key):

@@ -39,19 +39,13 @@ _LONG_MAX = (1 << 63) - 1
 def write_list(db, key):
     """The list at ``key`` for a write (lookupKeyWrite: no hit/miss
     stats); None if missing, WRONGTYPE if not a list."""
-    value = db.get(key)
-    if value is None or value.__class__ is ListValue:
-        return value
-    raise errors.WRONGTYPE
+    return db.get_typed(key, ListValue)
 
 
 def read_list(db, key):
     """The list at ``key`` for a read (lookupKeyRead: counts a hit or a
     miss); None if missing, WRONGTYPE if not a list."""
-    value = db.lookup_read(key)
-    if value is None or value.__class__ is ListValue:
-        return value
-    raise errors.WRONGTYPE
+    return db.read_typed(key, ListValue)
 
 
 def parse_side(arg):
@@ -170,68 +164,46 @@ def move(client, db, src, value, dst, from_head, to_head):
 
 # -- pushes -------------------------------------------------------------------
 
-@command("lpush")
-def lpush(client, argv):
-    db = client.db
-    key = argv[1]
-    value = db.get(key)
-    if value is None:
-        value = new_list(db, key)
-    elif value.__class__ is not ListValue:
-        raise errors.WRONGTYPE
-    elif db.watched:
-        db.signal_modified(key)
-    value.extendleft(argv[2:])
-    server = client.server
-    server.dirty += len(argv) - 2
-    server.notify(NOTIFY_LIST, b"lpush", key, db.id)
-    return len(value)
-
-
-@command("rpush")
-def rpush(client, argv):
-    db = client.db
-    key = argv[1]
-    value = db.get(key)
-    if value is None:
-        value = new_list(db, key)
-    elif value.__class__ is not ListValue:
-        raise errors.WRONGTYPE
-    elif db.watched:
-        db.signal_modified(key)
-    value.extend(argv[2:])
-    server = client.server
-    server.dirty += len(argv) - 2
-    server.notify(NOTIFY_LIST, b"rpush", key, db.id)
-    return len(value)
-
-
-def _pushx(client, argv, to_head):
+def _push(client, argv, to_head, create):
+    """LPUSH/RPUSH, and with ``create`` False LPUSHX/RPUSHX (a missing key
+    stays missing)."""
     db = client.db
     key = argv[1]
     value = write_list(db, key)
     if value is None:
-        return 0
+        if not create:
+            return 0
+        value = new_list(db, key)
+    elif db.watched:
+        db.signal_modified(key)
     if to_head:
         value.extendleft(argv[2:])
     else:
         value.extend(argv[2:])
-    if db.watched:
-        db.signal_modified(key)
     server = client.server
     server.dirty += len(argv) - 2
     server.notify(NOTIFY_LIST, b"lpush" if to_head else b"rpush", key, db.id)
     return len(value)
 
 
+@command("lpush")
+def lpush(client, argv):
+    return _push(client, argv, True, True)
+
+
+@command("rpush")
+def rpush(client, argv):
+    return _push(client, argv, False, True)
+
+
 @command("lpushx")
 def lpushx(client, argv):
-    return _pushx(client, argv, True)
+    return _push(client, argv, True, False)
 
 
 @command("rpushx")
 def rpushx(client, argv):
-    return _pushx(client, argv, False)
+    return _push(client, argv, False, False)
 
 
 @command("linsert")

@@ -49,18 +49,12 @@ def _max_intset(client):
 def _read_set(db, key):
     """The set at ``key`` for a read command (counts a hit or a miss);
     None if missing, WRONGTYPE if not a set."""
-    value = db.lookup_read(key)
-    if value is not None and type(value) is not RedisSet:
-        raise errors.WRONGTYPE
-    return value
+    return db.read_typed(key, RedisSet)
 
 
 def _write_set(db, key):
     """The set at ``key`` for a write command; None if missing."""
-    value = db.get(key)
-    if value is not None and type(value) is not RedisSet:
-        raise errors.WRONGTYPE
-    return value
+    return db.get_typed(key, RedisSet)
 
 
 def _read_sets(db, keys):

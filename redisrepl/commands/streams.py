@@ -125,18 +125,12 @@ def entries_reply(items):
 
 def get_stream(db, key):
     """The stream at ``key`` for a write, None if missing; WRONGTYPE else."""
-    value = db.get(key)
-    if value is not None and type(value) is not Stream:
-        raise errors.WRONGTYPE
-    return value
+    return db.get_typed(key, Stream)
 
 
 def read_stream(db, key):
     """As get_stream, for a read (counts keyspace hits and misses)."""
-    value = db.lookup_read(key)
-    if value is not None and type(value) is not Stream:
-        raise errors.WRONGTYPE
-    return value
+    return db.read_typed(key, Stream)
 
 
 # -- XADD / XTRIM ------------------------------------------------------------------

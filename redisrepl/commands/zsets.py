@@ -32,18 +32,12 @@ INCR_ONE_PAIR = ReplyError(
 def read_zset(client, key):
     """The zset at ``key`` for a read command (hits/misses), None if
     missing, WRONGTYPE if something else."""
-    value = client.db.lookup_read(key)
-    if value is not None and type(value) is not ZSet:
-        raise WRONGTYPE
-    return value
+    return client.db.read_typed(key, ZSet)
 
 
 def write_zset(db, key):
     """The zset at ``key`` for a write command, None if missing."""
-    value = db.get(key)
-    if value is not None and type(value) is not ZSet:
-        raise WRONGTYPE
-    return value
+    return db.get_typed(key, ZSet)
 
 
 def scored(client, pairs):
