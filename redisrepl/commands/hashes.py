@@ -129,12 +129,7 @@ def hset(client, argv):
         raise errors.wrong_arity(client.cmd.fullname)
     db = client.db
     key = argv[1]
-    h = db.get(key)
-    if h is None:
-        h = Hash()
-        db.set(key, h)
-    elif type(h) is not Hash:
-        raise errors.WRONGTYPE
+    h = write_hash(db, key)
     server = client.server
     if argc == 4:
         # One pair, the common case: hashTypeTryConversion + hashTypeSet.

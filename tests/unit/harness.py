@@ -3,6 +3,7 @@ replies, the keyspace and what was propagated. Time is a task.Clock."""
 
 from twisted.internet.task import Clock
 
+from redisrepl.blocking import BLOCKED
 from redisrepl.config import Config
 from redisrepl.engine import call
 from redisrepl.instance import Instance
@@ -86,3 +87,15 @@ class Harness:
     @property
     def db(self):
         return self.client.db
+
+
+def block(srv, *args):
+    """Run a blocking command on a new client; it must block."""
+    client = srv.new_client()
+    assert srv(*args, client=client) is BLOCKED
+    return client
+
+
+def served(client):
+    """The reply a blocked client was unblocked with (None: still waiting)."""
+    return client.conn.unblocked_with

@@ -5,21 +5,9 @@ and the connection holding its pipeline while blocked."""
 import pytest
 
 from redisrepl import errors
-from redisrepl.blocking import BLOCKED
 from redisrepl.resp.values import NULL_ARRAY, QUEUED
+from tests.unit.harness import block, served
 from tests.unit.test_protocol import connect
-
-
-def block(srv, *args):
-    """Run a blocking command on a new client; it must block."""
-    client = srv.new_client()
-    assert srv(*args, client=client) is BLOCKED
-    return client
-
-
-def served(client):
-    return client.conn.unblocked_with
-
 
 # -- immediate service: the non-blocking form -----------------------------------
 

@@ -4,20 +4,9 @@ timeouts, propagation in the non-blocking form, the pipeline held."""
 
 import pytest
 
-from redisrepl.blocking import BLOCKED
 from redisrepl.resp.values import NULL_ARRAY, QUEUED, ReplyError
+from tests.unit.harness import block, served
 from tests.unit.test_protocol import connect
-
-
-def block(srv, *args):
-    """Run a blocking command on a new client; it must block."""
-    client = srv.new_client()
-    assert srv(*args, client=client) is BLOCKED
-    return client
-
-
-def served(client):
-    return client.conn.unblocked_with
 
 
 @pytest.mark.parametrize("args, reply, propagated", [
