@@ -26,6 +26,7 @@ linearly, which ``lex_range`` reproduces exactly for listpack zsets.
 from sortedcontainers import SortedList
 
 from redisrepl.keyspace import register_type
+from redisrepl.resp.encoder import format_double
 from redisrepl.scan import ScanIndex
 
 
@@ -245,6 +246,17 @@ def _lex_range_empty(low, high):
     if low.value > high.value:
         return True
     return low.value == high.value and (low.exclusive or high.exclusive)
+
+
+_HALF_LLONG = float((1 << 62) - 1)   # (double)(LLONG_MAX / 2)
+
+
+def listpack_score_text(score):
+    """A score as a listpack holds it (d2string): an integer when the
+    double is one (within half the long long range), else %.17g."""
+    if -_HALF_LLONG <= score <= _HALF_LLONG and score == int(score):
+        return b"%d" % score
+    return format_double(score)
 
 
 def _encoding(zset):

@@ -16,7 +16,7 @@ from redisrepl.config import NOTIFY_GENERIC, NOTIFY_ZSET
 from redisrepl.glob import glob_match
 from redisrepl.resp.encoder import format_double
 from redisrepl.resp.values import Double, ReplyError
-from redisrepl.zset import ZSet, fits_listpack
+from redisrepl.zset import ZSet, fits_listpack, listpack_score_text
 
 WRONGTYPE = errors.WRONGTYPE
 XX_AND_NX = ReplyError(
@@ -255,17 +255,6 @@ def zrevrank(client, argv):
 
 # -- ZSCAN ------------------------------------------------------------------------
 
-_HALF_LLONG = float((1 << 62) - 1)   # (double)(LLONG_MAX / 2)
-
-
-def _listpack_score_text(score):
-    """A score as a listpack holds it (d2string): an integer when the
-    double is one (within half the long long range), else %.17g."""
-    if -_HALF_LLONG <= score <= _HALF_LLONG and score == int(score):
-        return b"%d" % score
-    return format_double(score)
-
-
 @command("zscan")
 def zscan(client, argv):
     cursor = parse_scan_cursor(argv[2])
@@ -276,7 +265,7 @@ def zscan(client, argv):
     if zset.listpack:
         # A listpack is small: all of it in one call, in zset order.
         next_cursor = 0
-        found = [(member, _listpack_score_text(score))
+        found = [(member, listpack_score_text(score))
                  for score, member in zset.order]
     else:
         next_cursor, members = zset.scan(cursor, count)
