@@ -1,7 +1,8 @@
 """engine.call(): the one path every command takes.
 
 Checks in the order Redis's processCommand makes them (lookup and arity,
-authentication, client pause), then the handler, then propagation: if the
+authentication, MISCONF after a failed save, -LOADING while the dataset
+loads, client pause), then the handler, then propagation: if the
 handler changed the dataset (``server.dirty`` moved) its argv -- possibly
 rewritten by the handler through ``client.argv`` for determinism, or set to
 None to propagate nothing -- joins the ops recorded with ``also_propagate``,
@@ -45,8 +46,15 @@ def call(client, argv):
         return _reject(client, cmd, errors.NOAUTH)
     if client.multi is not None and cmd.no_multi:
         return _reject(client, cmd, errors.NOT_IN_MULTI)
+    if server.write_denied is not None and (
+            cmd.is_write or cmd.fullname == "ping" or _exec_of(client, cmd, "is_write")):
+        # A failed background save stops writes (and PING, as Redis does).
+        return _reject(client, cmd, server.write_denied)
     if client.resp == 2 and not cmd.pubsub_ok and client.subscribed:
         return _reject(client, cmd, errors.pubsub_context(cmd.fullname))
+    if server.loading and (not cmd.loading_ok or
+                           _exec_of(client, cmd, "loading_ok", False)):
+        return _reject(client, cmd, errors.LOADING)
     if server.pause_end_ms and server.is_paused_for(cmd, client):
         return PAUSED
     if client.multi is not None and not cmd.multi_control:
@@ -95,6 +103,14 @@ def execute(client, cmd, argv):
     if server.pending_ops and not server.call_depth:
         server.flush_propagation(transaction=not cmd.touches_arbitrary_keys)
     return reply
+
+
+def _exec_of(client, cmd, flag, wanted=True):
+    """True if ``cmd`` is an EXEC whose queue holds a command with ``flag``
+    equal to ``wanted`` (Redis's mstate.cmd_flags / cmd_inv_flags)."""
+    queued = client.multi
+    return bool(queued) and cmd.fullname == "exec" and any(
+        getattr(c, flag) == wanted for c, _argv in queued)
 
 
 def _reject(client, cmd, error):

@@ -86,3 +86,13 @@ TIMEOUT_NEGATIVE = ReplyError("ERR timeout is negative")
 # LMPOP/BLMPOP/ZMPOP/BZMPOP argument checks.
 NUMKEYS_NOT_POSITIVE = ReplyError("ERR numkeys should be greater than 0")
 COUNT_NOT_POSITIVE = ReplyError("ERR count should be greater than 0")
+
+# While the dataset loads (processCommand's shared.loadingerr).
+LOADING = ReplyError("LOADING Redis is loading the dataset in memory")
+# stop-writes-on-bgsave-error after a failed save (shared.bgsaveerr).
+MISCONF_RDB = ReplyError(
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently "
+    "unable to persist to disk. Commands that may modify the data set are "
+    "disabled, because this instance is configured to report errors during "
+    "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
+    "Please check the Redis logs for details about the RDB error.")

@@ -62,6 +62,11 @@ class Instance:
         # master that has not saved. Their modules own these fields.
         self.lastsave = int(self.start_time)  # Redis counts startup as a save
         self.loading = False
+        # The error that refuses writes after a failed save (MISCONF), or
+        # None: persistence keeps it current so call() checks one attribute.
+        self.write_denied = None
+        # DEBUG SET-SKIP-CHECKSUM-VALIDATION: RDB loads and RESTORE skip CRCs.
+        self.skip_checksum_validation = False
         self.replid = new_run_id()
         self.replid2 = b"0" * 40
         self.master_repl_offset = 0
