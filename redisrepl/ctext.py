@@ -7,6 +7,7 @@ words or integers the way Redis does uses these.
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
+_INT_FIRST = frozenset(b"-123456789")
 
 _C_SPACE = frozenset(b" \t\n\v\f\r")  # isspace() in the C locale
 _WORD_END = frozenset(b" \n\r\t")      # fewer than isspace(): \v \f stay in a word
@@ -25,8 +26,8 @@ def string2ll(text):
     # so always within int64. isdigit() on bytes is ASCII-only.
     if 0 < size < 19 and text.isdigit() and (text[0] != 48 or size == 1):
         return int(text)
-    if not 0 < size < 21:
-        return None
+    if not 0 < size < 21 or text[0] not in _INT_FIRST:
+        return None     # cheaper than int() raising, for keys like b"key:1"
     try:
         value = int(text)
     except ValueError:
