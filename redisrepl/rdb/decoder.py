@@ -6,8 +6,10 @@ the buffer holds, returning them as events. A record cut by the end of the
 buffer raises ``Incomplete`` inside; the decoder rewinds to the record's
 start and waits. So that a record bigger than one chunk is not re-parsed
 for every chunk (quadratic time), it then waits until the buffered bytes
-have doubled before trying again. Bytes already decoded are dropped (after
-they are run through the CRC), so memory holds one record, not the file.
+have doubled before trying again; ``close()`` makes the last attempt on
+whatever is left, so it returns events too. Bytes already decoded are
+dropped (after they are run through the CRC), so memory holds one record,
+not the file.
 
 A bad record raises ``RdbError`` naming its offset in the input. The
 caller decides what a partial load means; the server never keeps one.
@@ -17,7 +19,7 @@ from typing import NamedTuple
 
 from redisrepl.rdb import constants as C
 from redisrepl.rdb.crc64 import crc64
-from redisrepl.rdb.errors import Incomplete, RdbError
+from redisrepl.rdb.errors import Incomplete, RdbError, Truncated
 from redisrepl.rdb.primitives import Cursor
 from redisrepl.rdb.values import DEFAULT_LIMITS, decode_value
 
@@ -98,7 +100,12 @@ class RdbDecoder:
         self._buffered += len(data)
         if self._buffered < self._retry_at:
             return []
-        buf = self._chunks[0] if len(self._chunks) == 1 else \
+        return self._parse()
+
+    def _parse(self):
+        # Always bytes: keys and values must be hashable and immutable,
+        # whatever buffer type the caller feeds.
+        buf = bytes(self._chunks[0]) if len(self._chunks) == 1 else \
             b"".join(self._chunks)
         cur = Cursor(buf, 0, self._base)
         events = []
@@ -126,10 +133,14 @@ class RdbDecoder:
         return events
 
     def close(self):
-        """The input has ended: raise unless the whole file was read."""
+        """The input has ended: return the events still held back (a record
+        that arrived in pieces waits for ``close()`` or enough further
+        input), and raise unless the whole file was read."""
+        events = self._parse() if self._chunks and self._state != _DONE else []
         if self._state != _DONE:
-            raise RdbError("Unexpected end of file: the RDB is truncated",
+            raise Truncated("Unexpected end of file: the RDB is truncated",
                            self._base + self._buffered)
+        return events
 
     # -- one record -------------------------------------------------------------
 

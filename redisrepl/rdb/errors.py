@@ -16,6 +16,16 @@ class RdbError(Exception):
         return f"{self.message} (at offset {self.offset})"
 
 
+class Truncated(RdbError):
+    """The input ended before the RDB did (a truncated file, a dropped
+    link): what a loader reports as a short read."""
+
+
+class PayloadFooterError(RdbError):
+    """A DUMP payload's version is newer than ours or its CRC is wrong
+    (RESTORE answers this differently from a bad value)."""
+
+
 class Incomplete(Exception):
     """More input is needed to decode the record under way. Internal: the
     streaming decoder catches it and waits for the next chunk."""

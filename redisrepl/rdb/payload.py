@@ -9,11 +9,12 @@ import struct
 
 from redisrepl.rdb import constants as C
 from redisrepl.rdb.crc64 import crc64
-from redisrepl.rdb.errors import Incomplete, RdbError
+from redisrepl.rdb.errors import Incomplete, PayloadFooterError, RdbError
 from redisrepl.rdb.primitives import Cursor
 from redisrepl.rdb.values import DEFAULT_LIMITS, decode_value, encode_value
 
 _FOOTER = struct.Struct("<HQ")
+_FOOTER_WRONG = "DUMP payload version or checksum are wrong"
 
 
 def dump_payload(value, compress=True, list_fill=-2):
@@ -23,16 +24,19 @@ def dump_payload(value, compress=True, list_fill=-2):
 
 
 def load_payload(payload, limits=None, verify_checksum=True):
-    """The value in a payload. RdbError if the version is newer than ours,
-    the CRC is wrong, or the value does not decode (or is empty)."""
+    """The value in a payload. PayloadFooterError if the version is newer
+    than ours or the CRC is wrong; RdbError if the value does not decode
+    (or is empty)."""
     if len(payload) < 10:
-        raise RdbError("DUMP payload version or checksum are wrong")
+        raise PayloadFooterError(_FOOTER_WRONG)
     version, expected = _FOOTER.unpack_from(payload, len(payload) - 10)
     if version > C.RDB_VERSION:
-        raise RdbError("DUMP payload version or checksum are wrong")
+        raise PayloadFooterError(_FOOTER_WRONG)
     if verify_checksum and crc64(memoryview(payload)[:-8]) != expected:
-        raise RdbError("DUMP payload version or checksum are wrong")
-    cur = Cursor(memoryview(payload)[:-10].tobytes())
+        raise PayloadFooterError(_FOOTER_WRONG)
+    # Redis decodes over the whole payload, footer included: a value that
+    # runs into the footer is read with those bytes, not refused.
+    cur = Cursor(bytes(payload))
     try:
         rdb_type = cur.byte()
         if rdb_type not in C.VALUE_TYPES:

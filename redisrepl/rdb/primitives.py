@@ -31,6 +31,10 @@ _U32_LE = struct.Struct("<I")
 # Redis refuses a string longer than this in a dump (proto-max-bulk-len's
 # hard ceiling): a corrupt length must not make us allocate gigabytes.
 MAX_STRING = 1 << 40
+# LZF's best case is a 3-byte back reference standing for 264 bytes: a
+# stated plain length past this ratio is corrupt, and must not make
+# lzf.decompress allocate it.
+_LZF_MAX_RATIO = 88
 
 
 class Cursor:
@@ -133,8 +137,9 @@ class Cursor:
             self.pos = start
             raise self.error("LZF string length is too large")
         compressed = self.take(compressed_len)
-        if plain_len == 0:
-            # lzf_decompress cannot produce an empty string: Redis rejects it.
+        if plain_len == 0 or plain_len > _LZF_MAX_RATIO * compressed_len + 32:
+            # lzf_decompress cannot produce an empty string, nor that much
+            # from so little: Redis rejects both.
             raise RdbError("Invalid LZF compressed string", self.base + start)
         try:
             plain = lzf.decompress(bytes(compressed), plain_len)

@@ -8,6 +8,7 @@ made compact when they fit. Encoding writes what rdbSaveObject writes.
 """
 
 import math
+import struct
 from typing import NamedTuple
 
 from redisrepl.hashtype import Hash
@@ -63,7 +64,7 @@ def _blob(cur, check, what):
     blob = cur.string()
     try:
         return check(blob)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, struct.error) as exc:
         raise RdbError(f"{what} integrity check failed. ({exc})", start) from None
 
 
@@ -286,10 +287,12 @@ _NODE_BYTES = (4096, 8192, 16384, 32768, 65536)
 _SIZE_SAFETY_LIMIT = 8192
 # Elements at least this big get a plain node of their own (1 GB).
 _PACKED_THRESHOLD = 1 << 30
+_SIZE_ESTIMATE_OVERHEAD = 8
+_LISTPACK_EMPTY_BYTES = 7      # header (6) and end byte
 
 
 def _list_nodes(value, fill):
-    """Split a list into quicklist nodes roughly as pushes would have:
+    """Split a list into quicklist nodes as RPUSHes would have in Redis:
     (container, payload) pairs."""
     if fill < 0:
         max_bytes = _NODE_BYTES[min(-fill, 5) - 1]
@@ -299,21 +302,23 @@ def _list_nodes(value, fill):
         max_count = fill or 1
     nodes = []
     current = []
-    size = 0
+    size = _LISTPACK_EMPTY_BYTES
     for element in value:
         if len(element) >= _PACKED_THRESHOLD:
             if current:
                 nodes.append((C.QUICKLIST_NODE_PACKED, listpack.encode(current)))
-                current, size = [], 0
+                current, size = [], _LISTPACK_EMPTY_BYTES
             nodes.append((C.QUICKLIST_NODE_PLAIN, bytes(element)))
             continue
-        element_size = listpack.encoded_size(element)
+        # _quicklistNodeAllowInsert's estimate (node bytes + the element's
+        # raw length + 8), so a list built by pushes splits where Redis's did
+        # and its DUMP payload is byte for byte Redis's.
         if current and (len(current) >= max_count or
-                        size + element_size + 7 > max_bytes):
+                        size + len(element) + _SIZE_ESTIMATE_OVERHEAD > max_bytes):
             nodes.append((C.QUICKLIST_NODE_PACKED, listpack.encode(current)))
-            current, size = [], 0
+            current, size = [], _LISTPACK_EMPTY_BYTES
         current.append(element)
-        size += element_size
+        size += listpack.encoded_size(element)
     if current:
         nodes.append((C.QUICKLIST_NODE_PACKED, listpack.encode(current)))
     return nodes

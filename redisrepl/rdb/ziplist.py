@@ -178,6 +178,7 @@ def decode_zipmap(blob):
     while True:
         size = length()
         if size is None:
+            pos += 1            # the 0xFF that ends it
             break
         if pos + size > n:
             raise ZiplistError("truncated zipmap")
@@ -196,6 +197,8 @@ def decode_zipmap(blob):
         pos += size + free
     if pos != n:
         raise ZiplistError("zipmap has trailing bytes")
+    if not out:
+        raise ZiplistError("empty zipmap")      # Redis refuses it too
     if stated < 254 and stated != len(out) // 2:
         raise ZiplistError("zipmap count mismatch")
     return out
