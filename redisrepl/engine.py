@@ -97,7 +97,7 @@ def execute(client, cmd, argv):
     if duration >= server.slowlog_threshold >= 0:
         server.slowlog.record(client, argv, duration, int(server.clock.seconds()))
     # With no consumer (no AOF, no replica, no MONITOR) nothing is recorded.
-    if server.dirty != dirty and client.argv is not None \
+    if server.dirty > dirty and client.argv is not None \
             and server.propagator.consumers:
         server.pending_ops.append((client.db.id, client.argv, ALL))
     if server.pending_ops and not server.call_depth:

@@ -16,6 +16,7 @@ from redisrepl.client import Client
 from redisrepl.commands.table import build_table
 from redisrepl.config import NOTIFY_EXPIRED
 from redisrepl.keyspace import Keyspace
+from redisrepl.persistence.manager import Persistence
 from redisrepl.propagation import ALL, Propagator
 from redisrepl.pubsub import PubSub
 from redisrepl.slowlog import SlowLog
@@ -67,6 +68,15 @@ class Instance:
         self.write_denied = None
         # DEBUG SET-SKIP-CHECKSUM-VALIDATION: RDB loads and RESTORE skip CRCs.
         self.skip_checksum_validation = False
+        # Function libraries' code, kept from a loaded RDB and saved back.
+        self.functions = []
+        # What the last RDB load counted (INFO persistence); the loader sets them.
+        self.rdb_last_load_keys_expired = 0
+        self.rdb_last_load_keys_loaded = 0
+        # While an RDB loads: its LoadProgress (INFO's loading_* fields).
+        self.load_progress = None
+        # The loaded RDB's ReplInfo (repl-id, repl-offset, repl-stream-db), or None.
+        self.rdb_loaded_repl = None
         self.replid = new_run_id()
         self.replid2 = b"0" * 40
         self.master_repl_offset = 0
@@ -76,6 +86,8 @@ class Instance:
         self.sampler = StatsSampler(self)
         self.reset_stats()
         self._watch_config()
+        # SAVE/BGSAVE, save points, MISCONF (redisrepl/persistence/manager.py).
+        self.persistence = Persistence(self)
 
     # -- time ------------------------------------------------------------
 
@@ -138,6 +150,7 @@ class Instance:
         self.total_forks = 0
         self.latest_fork_usec = 0
         self.rdb_saves = 0
+        self.dump_payload_sanitizations = 0   # blobs RESTORE checked deeply
         self.errorstats = {}
         self.sampler.reset()
         self.keyspace.reset_stats()
@@ -242,6 +255,7 @@ class Instance:
         self.expire_cycle_time_used += (time.perf_counter_ns() - start) // 1000
         if self.pause_end_ms and self.now_ms() >= self.pause_end_ms:
             self.unpause()
+        self.persistence.cron()
         timeout = self.config["timeout"]
         if timeout:
             self._close_idle_clients(timeout * 1000)

@@ -549,12 +549,14 @@ class Keyspace:
         dba, dbb = self.dbs[a], self.dbs[b]
         dba._touch_all_watched(dbb)
         dbb._touch_all_watched(dba)
-        self._swap_contents(dba, dbb)
+        self.swap_contents(dba, dbb)
         if self.has_blocked and self.on_db_swapped is not None:
             self.on_db_swapped(dba)
             self.on_db_swapped(dbb)
 
-    def _swap_contents(self, dba, dbb):
+    def swap_contents(self, dba, dbb):
+        """Exchange two databases' keys with their bookkeeping, leaving
+        watchers and blocked clients alone (SWAPDB, a finished load)."""
         for slot in ("data", "expires", "_ttl_keys", "_ttl_pos", "avg_ttl",
                      "_scan", "_access", "__class__"):
             va, vb = getattr(dba, slot), getattr(dbb, slot)

@@ -7,6 +7,7 @@ same layout: pid, role (M master, S replica, C child), time, a level mark
 ('.' debug, '-' verbose, '*' notice, '#' warning) and the message.
 """
 
+import os
 import sys
 import time
 
@@ -39,6 +40,16 @@ MARKS = {
 }
 
 
+# Set in a forked child (BGSAVE): its lines carry its own pid and role C.
+_in_child = False
+
+
+def mark_child():
+    """Called in a freshly forked child, before it logs anything."""
+    global _in_child
+    _in_child = True
+
+
 def redis_line(event, pid, role_mark):
     when = event.get("log_time", time.time())
     stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(when))
@@ -48,7 +59,11 @@ def redis_line(event, pid, role_mark):
     failure = event.get("log_failure")
     if failure is not None:
         text += "\n" + failure.getTraceback()
-    return f"{pid}:{role_mark()} {stamp}.{millis:03d} {mark} {text}\n"
+    if _in_child:
+        pid, role = os.getpid(), "C"
+    else:
+        role = role_mark()
+    return f"{pid}:{role} {stamp}.{millis:03d} {mark} {text}\n"
 
 
 @implementer(ILogFilterPredicate)

@@ -6,19 +6,31 @@
 """
 
 import os
+import signal
+import sys
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import Cooperator, LoopingCall
 from twisted.logger import ILogObserver, Logger
 
 from redisrepl import REDIS_VERSION, __version__
+from redisrepl.commands.server import prepare_for_shutdown
 from redisrepl.instance import Instance
 from redisrepl.logs import RedisLogObserver
+from redisrepl.persistence.loading import load_at_startup
 from redisrepl.server.factory import RedisServerFactory
 from redisrepl.server.listeners import ListenError, ListenerService
 from redisrepl.server.sdnotify import sd_notify
 
 log = Logger()
+
+
+def exit_now(status):
+    """Leave the process with ``status`` at once (Redis's exit() on a fatal
+    load error), the log written out first."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(status)
 
 
 class CronService(Service):
@@ -69,6 +81,11 @@ class RedisService(MultiService):
         config.watch("bind", lambda old, new: self.listeners.rebind_tcp(
             new, config["port"]))
         self.log_observer = None
+        # The start-up load runs a chunk per reactor turn (tests inject their own).
+        self.cooperator = Cooperator(scheduler=lambda step: reactor.callLater(0, step))
+        self.exit = exit_now
+        self.handle_signals = False   # the daemon's SIGTERM/SIGINT are ours
+        self._shutdown_prepared = False
 
     def setServiceParent(self, parent):
         # Under twistd the parent is the Application: offer it our observer so
@@ -77,6 +94,7 @@ class RedisService(MultiService):
         if hasattr(parent, "setComponent"):
             self.log_observer = RedisLogObserver(self.config, os.getpid())
             parent.setComponent(ILogObserver, self.log_observer)
+            self.handle_signals = True
 
     def startService(self):
         self.server.pid = os.getpid()
@@ -98,9 +116,22 @@ class RedisService(MultiService):
         log.info("Server initialized")
         # Ready only once the reactor runs: twistd installs its SIGTERM
         # handler then, so whoever acts on "ready" can stop us cleanly.
-        self.reactor.callWhenRunning(self._announce_ready)
+        # Redis loads the dump with its ports open (answering -LOADING), and
+        # is ready only after that.
+        self.reactor.callWhenRunning(self._load_dataset)
+
+    def _load_dataset(self):
+        d = load_at_startup(self.server, self.cooperator)
+        d.addCallbacks(lambda _loaded: self._announce_ready(), self._load_failed)
+
+    def _load_failed(self, failure):
+        # The reason and offset are logged; as Redis, give up at once.
+        log.warn("Terminating server after rdb file reading failure.")  # noqa: G010
+        self.exit(1)
 
     def _announce_ready(self):
+        if self.handle_signals:
+            self._install_signal_handlers()
         self._write_pidfile()
         kinds = []
         if self.listeners.ports:
@@ -112,7 +143,8 @@ class RedisService(MultiService):
             sd_notify("STATUS=Ready to accept connections\nREADY=1\n")
 
     def stopService(self):
-        log.info("User requested shutdown...")
+        if not self._shutdown_prepared:
+            log.warn("User requested shutdown...")  # noqa: G010
         d = MultiService.stopService(self)
         self._remove_pidfile()
         log.info("redisrepl is now ready to exit, bye bye...")
@@ -120,7 +152,32 @@ class RedisService(MultiService):
 
     def shutdown(self):
         """SHUTDOWN: stop the reactor once the current batch is written."""
+        self._shutdown_prepared = True
         self.reactor.callLater(0, self.reactor.stop)
+
+    # -- SIGTERM / SIGINT, as Redis's sigShutdownHandler ------------------------
+
+    def _install_signal_handlers(self):
+        # Replaces the reactor's own (installed by now): Redis saves on these
+        # signals when save points are set, and stays up if that save fails.
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        # Nothing but scheduling here: the shutdown runs from the reactor.
+        self.reactor.callFromThread(self.signal_shutdown, signum)
+
+    def signal_shutdown(self, signum):
+        """What the daemon does on SIGTERM/SIGINT: shut down as SHUTDOWN
+        with the flags of shutdown-on-sigterm / shutdown-on-sigint."""
+        if signum == signal.SIGINT:
+            log.warn("Received SIGINT scheduling shutdown...")  # noqa: G010
+            flags = self.config["shutdown-on-sigint"]
+        else:
+            log.warn("Received SIGTERM scheduling shutdown...")  # noqa: G010
+            flags = self.config["shutdown-on-sigterm"]
+        if prepare_for_shutdown(self.server, flags):
+            self.shutdown()
 
     def _write_pidfile(self):
         path = self.config["pidfile"]

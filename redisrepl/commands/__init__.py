@@ -6,6 +6,7 @@ from redisrepl.commands import (  # noqa: F401
     blocking_lists,
     clients,
     connection,
+    dump,
     expire,
     hashes,
     hyperloglog,
@@ -13,6 +14,7 @@ from redisrepl.commands import (  # noqa: F401
     introspection,
     keys,
     lists,
+    persistence,
     pubsub,
     server,
     sets,
@@ -29,8 +31,8 @@ from redisrepl.commands import (  # noqa: F401
     zsets_ranges,
 )
 
-ALL_MODULES = (bits, blocking_lists, clients, connection, expire, hashes,
-               hyperloglog, info, introspection, keys, lists, pubsub, server,
+ALL_MODULES = (bits, blocking_lists, clients, connection, dump, expire, hashes,
+               hyperloglog, info, introspection, keys, lists, persistence, pubsub, server,
                sets, sort, streams, stream_groups, stream_info,
                stream_read, strings, transactions, zsets,
                zsets_ops, zsets_pop, zsets_ranges)

@@ -246,22 +246,10 @@ def _persistence(server):
     return [
         f"loading:{server.loading:d}",
         "async_loading:0",
-        "current_cow_peak:0",
-        "current_cow_size:0",
-        "current_cow_size_age:0",
-        "current_fork_perc:0.00",
-        "current_save_keys_processed:0",
-        "current_save_keys_total:0",
-        f"rdb_changes_since_last_save:{server.dirty}",
-        "rdb_bgsave_in_progress:0",
-        f"rdb_last_save_time:{server.lastsave}",
-        "rdb_last_bgsave_status:ok",
-        "rdb_last_bgsave_time_sec:-1",
-        "rdb_current_bgsave_time_sec:-1",
-        f"rdb_saves:{server.rdb_saves}",
-        "rdb_last_cow_size:0",
-        "rdb_last_load_keys_expired:0",
-        "rdb_last_load_keys_loaded:0",
+        # current_cow_peak ... rdb_last_cow_size: the RDB saves' state.
+        *server.persistence.info_fields(),
+        f"rdb_last_load_keys_expired:{server.rdb_last_load_keys_expired}",
+        f"rdb_last_load_keys_loaded:{server.rdb_last_load_keys_loaded}",
         "aof_enabled:0",
         "aof_rewrite_in_progress:0",
         "aof_rewrite_scheduled:0",
@@ -274,6 +262,9 @@ def _persistence(server):
         "aof_last_cow_size:0",
         "module_fork_in_progress:0",
         "module_fork_last_cow_size:0",
+        # Redis 7.0 ends the section with the progress of a load under way.
+        *(server.load_progress.info_fields(server.clock.seconds())
+          if server.load_progress is not None else ()),
     ]
 
 
@@ -327,7 +318,7 @@ def _stats(server):
         "tracking_total_prefixes:0",
         "unexpected_error_replies:0",
         f"total_error_replies:{server.total_error_replies}",
-        "dump_payload_sanitizations:0",
+        f"dump_payload_sanitizations:{server.dump_payload_sanitizations}",
         f"total_reads_processed:{server.total_reads_processed}",
         f"total_writes_processed:{server.total_writes_processed}",
         "io_threaded_reads_processed:0",

@@ -246,8 +246,17 @@ def flushdb(client, argv):
 def flushall(client, argv):
     _check_flush_options(argv)
     server = client.server
-    # The extra change makes even an empty FLUSHALL propagate, as in Redis.
-    server.dirty += server.keyspace.flushall() + 1
+    # Redis 7.0's flushAllDataAndResetRDB: a running BGSAVE would write the
+    # old data back, so it is stopped; with save points the dump on disk is
+    # rewritten empty at once (which zeroes dirty).
+    server.dirty += server.keyspace.flushall()
+    persistence = server.persistence
+    persistence.kill_child()
+    if server.config["save"]:
+        persistence.save()
+    # Propagated even when it changed nothing (forceCommandPropagation).
+    server.also_propagate(client.db.id, client.argv)
+    client.argv = None
     return OK
 
 
@@ -322,7 +331,7 @@ def _encoding(value):
     return value_encoding(value)
 
 
-def _policy_is_lfu(config):
+def policy_is_lfu(config):
     return config["maxmemory-policy"].endswith("-lfu")
 
 
@@ -331,11 +340,11 @@ def _shares_integers(config):
         not config["maxmemory-policy"].endswith(("-lru", "-lfu"))
 
 
-def _access_tracker(client):
+def access_tracker(client):
     """This database's access times, in the mode the policy asks for."""
     tracker = client.db.access()
     config = client.server.config
-    tracker.lfu = _policy_is_lfu(config)
+    tracker.lfu = policy_is_lfu(config)
     tracker.lfu_log_factor = config["lfu-log-factor"]
     tracker.lfu_decay_time = config["lfu-decay-time"]
     return tracker
@@ -369,9 +378,9 @@ def object_idletime(client, argv):
     key = argv[2]
     if client.db.peek_read(key) is None:
         return None
-    if _policy_is_lfu(client.server.config):
+    if policy_is_lfu(client.server.config):
         raise ReplyError(_LFU_SELECTED)
-    return _access_tracker(client).idle_ms(key) // 1000
+    return access_tracker(client).idle_ms(key) // 1000
 
 
 @command("object|freq")
@@ -379,6 +388,6 @@ def object_freq(client, argv):
     key = argv[2]
     if client.db.peek_read(key) is None:
         return None
-    if not _policy_is_lfu(client.server.config):
+    if not policy_is_lfu(client.server.config):
         raise ReplyError(_LFU_NOT_SELECTED)
-    return _access_tracker(client).frequency(key)
+    return access_tracker(client).frequency(key)

@@ -1,5 +1,5 @@
-"""Server administration: CONFIG, TIME, LASTSAVE, SHUTDOWN, DEBUG, SLOWLOG,
-LATENCY.
+"""Server administration: CONFIG, TIME, SHUTDOWN, DEBUG, SLOWLOG, LATENCY
+(SAVE, BGSAVE and LASTSAVE are in persistence.py).
 
 Handlers are thin: the work lives in the config registry, the slowlog and
 the Instance. Texts are Redis 7.0's (config.c, server.c, debug.c, slowlog.c,
@@ -18,6 +18,8 @@ from redisrepl.commands.args import parse_int
 from redisrepl.commands.help import help_reply
 from redisrepl.commands.table import command
 from redisrepl.config import ConfigError
+from redisrepl.persistence.loading import load_file, log_load_error
+from redisrepl.rdb import RdbError
 from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError, Verbatim
 
 # twisted.logger.Logger spells the level "warn" (ruff's G010 assumes stdlib).
@@ -81,20 +83,13 @@ def config_help(client, argv):
     return help_reply(argv, _CONFIG_HELP)
 
 
-# -- TIME, LASTSAVE ------------------------------------------------------------
+# -- TIME ----------------------------------------------------------------------
 
 @command("time")
 def time_(client, argv):
     micros = int(client.server.clock.seconds() * 1_000_000)
     seconds, micros = divmod(micros, 1_000_000)
     return [b"%d" % seconds, b"%d" % micros]
-
-
-@command("lastsave")
-def lastsave(client, argv):
-    # No persistence yet: nothing was ever saved, so Redis's value at start
-    # (it sets lastsave to the start time) is the truthful one.
-    return int(client.server.start_time)
 
 
 # -- SHUTDOWN ------------------------------------------------------------------
@@ -119,26 +114,27 @@ def shutdown(client, argv):
         # in progress when another command can run.
         raise NO_SHUTDOWN_IN_PROGRESS
     server = client.server
-    wants_save = b"save" in options or (
-        bool(server.config["save"]) and b"nosave" not in options)
-    if wants_save:
-        # The service logs "User requested shutdown..." when it stops; a
-        # refused shutdown never gets there, so the line is written here.
-        log.warn("User requested shutdown...")  # noqa: G010
-        log.info("Saving the final RDB snapshot before exiting.")
-        # RDB persistence is not implemented yet: the final save always fails.
-        log.warn("RDB persistence is not available in this server")  # noqa: G010
-        if b"force" in options:
-            log.warn("Error trying to save the DB. Exit anyway.")  # noqa: G010
-        else:
-            log.warn("Error trying to save the DB, can't exit.")  # noqa: G010
-            log.warn("Errors trying to shut down the server. Check the logs "  # noqa: G010
-                     "for more information.")
-            raise SHUTDOWN_FAILED
+    if not prepare_for_shutdown(server, {option.decode() for option in options}):
+        raise SHUTDOWN_FAILED
     server.shutdown_hook()
     # Redis never answers a successful SHUTDOWN: the connection just closes.
     client.close_after_reply = True
     return NO_REPLY
+
+
+def prepare_for_shutdown(server, flags):
+    """Redis's prepareForShutdown/finishShutdown, for SHUTDOWN and for the
+    SIGTERM/SIGINT of the daemon: stop a running BGSAVE, write the final
+    dump if ``flags`` ({"save", "nosave", "force", "now"}) and the save
+    points ask for it. True if the server may exit now; False (logged) if
+    the save failed without FORCE: the server keeps running."""
+    log.warn("User requested shutdown...")  # noqa: G010
+    if server.persistence.shutdown_save(save="save" in flags, nosave="nosave" in flags,
+                                        force="force" in flags):
+        return True
+    log.warn("Errors trying to shut down the server. Check the logs "  # noqa: G010
+             "for more information.")
+    return False
 
 
 # -- DEBUG ---------------------------------------------------------------------
@@ -193,15 +189,61 @@ def _debug_set_active_expire(client, argv):
     return OK
 
 
+def _debug_set_skip_checksum_validation(client, argv):
+    # RDB loads and RESTORE then skip the CRC64 check.
+    client.server.skip_checksum_validation = _atoi(argv[2]) != 0
+    return OK
+
+
 def _debug_help(client, argv):
     return help_reply(argv, _DEBUG_HELP)
 
 
-# subcommand -> (argument count including DEBUG and the subcommand, handler)
+RELOAD_BAD_OPTION = ReplyError(
+    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+RELOAD_FAILED = ReplyError("ERR Error trying to load the RDB dump")
+RELOAD_SAVE_FAILED = ReplyError("ERR")   # Redis's shared.err
+
+
+def _debug_reload(client, argv):
+    """Save (unless NOSAVE), then load the dump back (over an emptied dataset
+    unless NOFLUSH; loaded keys replace clashing ones with MERGE). Unlike
+    Redis, a failed load leaves the data as it was: the loader swaps the new
+    dataset in only once the whole file has loaded."""
+    merge, flush, save = False, True, True
+    for arg in argv[2:]:
+        option = arg.lower()
+        if option == b"merge":
+            merge = True
+        elif option == b"noflush":
+            flush = False
+        elif option == b"nosave":
+            save = False
+        else:
+            raise RELOAD_BAD_OPTION
+    server = client.server
+    if server.loading:
+        # Saving now would write the half-loaded (empty) dataset over the dump.
+        raise errors.LOADING
+    if save and not server.persistence.save():
+        raise RELOAD_SAVE_FAILED
+    try:
+        load_file(server, server.config["dbfilename"], merge=merge, flush=flush)
+    except (OSError, RdbError) as error:
+        log_load_error(error)
+        raise RELOAD_FAILED from None
+    log.warn("DB reloaded by DEBUG RELOAD")  # noqa: G010
+    return OK
+
+
+# subcommand -> (argument count including DEBUG and the subcommand, handler);
+# a negative count is a minimum, as in Redis's arities.
 _DEBUG_SUBCOMMANDS = {
     b"help": (2, _debug_help),
     b"sleep": (3, _debug_sleep),
     b"set-active-expire": (3, _debug_set_active_expire),
+    b"reload": (-2, _debug_reload),
+    b"set-skip-checksum-validation": (3, _debug_set_skip_checksum_validation),
 }
 
 
@@ -210,7 +252,7 @@ def debug(client, argv):
     if not _debug_allowed(client):
         raise DEBUG_NOT_ALLOWED
     argc, handler = _DEBUG_SUBCOMMANDS.get(argv[1].lower(), (None, None))
-    if argc != len(argv):
+    if argc is None or (argc != len(argv) if argc > 0 else len(argv) < -argc):
         raise errors.subcommand_syntax_error(argv)
     return handler(client, argv)
 

@@ -7,3 +7,10 @@ from tests.unit.harness import Harness
 def srv():
     """A fresh sans-IO server with default configuration."""
     return Harness()
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp_dir(tmp_path, monkeypatch):
+    """Every unit test runs in its own empty directory: SAVE, FLUSHALL and
+    SHUTDOWN write dump.rdb to the working directory (Redis's ``dir``)."""
+    monkeypatch.chdir(tmp_path)

@@ -51,3 +51,24 @@ def test_loglevel_change_applies_live(tmp_path):
     log.info("after")
     text = path.read_text()
     assert "before" not in text and "* after" in text
+
+
+def test_a_forked_child_logs_with_its_own_pid_and_role_c():
+    """After mark_child(), lines carry the child's pid and role C, as Redis's BGSAVE child."""
+    import os
+
+    from redisrepl import logs
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        logs.mark_child()
+        line = redis_line({"log_format": "x", "log_time": 0}, 1, lambda: "M")
+        os.write(write_end, line.encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    line = os.read(read_end, 1000).decode()
+    os.close(read_end)
+    assert line.startswith(f"{pid}:C ")
+    assert redis_line({"log_format": "x", "log_time": 0}, 1, lambda: "M").startswith("1:M ")
