@@ -32,7 +32,8 @@ def format_id(stream_id):
 
 # -- listpack sizes (listpack.c), for the node-full test -----------------------
 
-def _backlen_size(length):
+def backlen_size(length):
+    """Bytes a listpack element's backlen takes for an entry of ``length``."""
     if length <= 127:
         return 1
     if length < 16383:
@@ -74,7 +75,7 @@ def lp_str_size(data):
         return n + 2
     if n < 4096:
         return n + 2 + (1 if n + 2 <= 127 else 2)
-    return n + 5 + _backlen_size(n + 5)
+    return n + 5 + backlen_size(n + 5)
 
 
 def _int64(value):

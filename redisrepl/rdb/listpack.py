@@ -11,6 +11,7 @@ Integers come back as their decimal bytes, as Redis hands them out.
 import struct
 
 from redisrepl.ctext import string2ll
+from redisrepl.stream import backlen_size
 
 _HEADER = struct.Struct("<IH")
 _I16 = struct.Struct("<h")
@@ -23,18 +24,6 @@ _END = 0xFF
 
 class ListpackError(ValueError):
     pass
-
-
-def _backlen_size(entry_len):
-    if entry_len <= 127:
-        return 1
-    if entry_len < 16383:
-        return 2
-    if entry_len < 2097151:
-        return 3
-    if entry_len < 268435455:
-        return 4
-    return 5
 
 
 def _encode_backlen(n):
@@ -140,7 +129,7 @@ def decode(blob):
         else:
             raise ListpackError("bad element encoding")
         entry_len = pos - start
-        pos += _backlen_size(entry_len)
+        pos += backlen_size(entry_len)
         if pos > end:
             raise ListpackError("element runs past the end")
         if _decode_backlen(blob, pos - 1) != entry_len:

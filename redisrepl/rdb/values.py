@@ -169,12 +169,19 @@ def _zset_from(pairs, listpack_encoded):
     return zset
 
 
-def _zset_compact(cur, limits, decode, what):
+def _pairs_blob(cur, decode, what):
+    """(offset, elements) of a blob of field/value (or member/score) pairs:
+    an odd count fails its integrity check, as lpPairsValidateIntegrity."""
     start = cur.offset()
     elements = _blob(cur, decode, what)
     if len(elements) % 2:
         raise RdbError(f"{what} integrity check failed. (odd element count)",
                        start)
+    return start, elements
+
+
+def _zset_compact(cur, limits, decode, what):
+    start, elements = _pairs_blob(cur, decode, what)
     pairs = {}
     for i in range(0, len(elements), 2):
         member = elements[i]
@@ -213,11 +220,7 @@ def _hash_plain(cur, limits):
 
 
 def _hash_compact(cur, limits, decode, what):
-    start = cur.offset()
-    elements = _blob(cur, decode, what)
-    if len(elements) % 2:
-        raise RdbError(f"{what} integrity check failed. (odd element count)",
-                       start)
+    start, elements = _pairs_blob(cur, decode, what)
     value = Hash(zip(elements[0::2], elements[1::2], strict=True))
     if len(value) * 2 != len(elements):
         raise RdbError(f"{what} integrity check failed. (duplicate field)",

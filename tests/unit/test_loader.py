@@ -6,7 +6,6 @@ import os
 
 import pytest
 from twisted.internet.task import Cooperator
-from twisted.logger import formatEvent, globalLogPublisher
 
 from redisrepl import errors
 from redisrepl.listtype import ListValue
@@ -26,15 +25,6 @@ RELOAD_FAILED = ReplyError("ERR Error trying to load the RDB dump")
 LIBRARY = b"#!lua name=mylib\nredis.register_function('f1', function() return 1 end)"
 
 
-@pytest.fixture
-def logged():
-    lines = []
-
-    def observer(event):
-        lines.append(formatEvent(event))
-    globalLogPublisher.addObserver(observer)
-    yield lines
-    globalLogPublisher.removeObserver(observer)
 
 
 def dump_of(harness):

@@ -14,7 +14,6 @@ import os
 import signal
 
 import pytest
-from twisted.logger import formatEvent, globalLogPublisher
 
 from redisrepl.persistence import bgsave as bgsave_module
 from redisrepl.persistence import rdbsave
@@ -69,15 +68,6 @@ class InlineForker:
         self.exit(pid, bysignal=signum)
 
 
-@pytest.fixture
-def logged():
-    lines = []
-
-    def observer(event):
-        lines.append(formatEvent(event))
-    globalLogPublisher.addObserver(observer)
-    yield lines
-    globalLogPublisher.removeObserver(observer)
 
 
 def make(config_text=""):

@@ -5,7 +5,6 @@ import os
 from unittest.mock import Mock
 
 import pytest
-from twisted.logger import globalLogPublisher
 
 from redisrepl.commands import server as server_commands
 from redisrepl.config import Config
@@ -17,17 +16,6 @@ def err(text):
     return ReplyError(text)
 
 
-@pytest.fixture
-def logged():
-    """The text of every log event emitted during the test."""
-    from twisted.logger import formatEvent
-    lines = []
-
-    def observer(event):
-        lines.append(formatEvent(event))
-    globalLogPublisher.addObserver(observer)
-    yield lines
-    globalLogPublisher.removeObserver(observer)
 
 
 # -- CONFIG -----------------------------------------------------------------------
