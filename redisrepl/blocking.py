@@ -149,3 +149,23 @@ class Blocking:
                 queue.remove(waiter)
                 if not queue:
                     del self.waiting[(db_id, key)]
+
+    # -- waits on no key (WAIT) ------------------------------------------
+
+    def block_keyless(self, client, timeout_ms, on_timeout):
+        """Block ``client`` on no key at all (WAIT): only ``unblock(client,
+        reply)`` ends the wait, or the timeout (0: for ever), whose reply
+        ``on_timeout(client)`` computes when it fires. Callers answer
+        inside MULTI/EXEC themselves: this always blocks."""
+        waiter = Waiter(client, client.db, [], None, None)
+        self.by_client[client] = waiter
+        self.server.keyspace.has_blocked = True
+        if timeout_ms:
+            waiter.timer = self.server.clock.callLater(
+                timeout_ms / 1000.0, self._keyless_timed_out, waiter, on_timeout)
+        return BLOCKED
+
+    def _keyless_timed_out(self, waiter, on_timeout):
+        waiter.timer = None
+        if self.by_client.get(waiter.client) is waiter:
+            self._unblock(waiter, on_timeout(waiter.client))

@@ -20,7 +20,7 @@ class Client:
         "close_after_reply", "closed", "multi", "multi_error", "flags",
         "no_evict", "is_unix", "in_exec", "dirty_cas", "watching",
         "channels", "patterns",
-        "net_input_bytes", "net_output_bytes",
+        "net_input_bytes", "net_output_bytes", "woff",
     )
 
     def __init__(self, server, conn, client_id, addr=b"", laddr=b"", fd=-1,
@@ -56,6 +56,9 @@ class Client:
         self.no_evict = False
         self.net_input_bytes = 0
         self.net_output_bytes = 0
+        # The replication offset right after this client's last propagated
+        # write: what WAIT waits for replicas to acknowledge (Redis's woff).
+        self.woff = 0
 
     def is_local(self):
         """Redis's islocalClient: a unix socket, or 127.0.0.1 / ::1 exactly."""

@@ -1,12 +1,13 @@
 """engine.call(): the one path every command takes.
 
 Checks in the order Redis's processCommand makes them (lookup and arity,
-authentication, MISCONF after a failed save, -LOADING while the dataset
-loads, client pause), then the handler, then propagation: if the
-handler changed the dataset (``server.dirty`` moved) its argv -- possibly
-rewritten by the handler through ``client.argv`` for determinism, or set to
-None to propagate nothing -- joins the ops recorded with ``also_propagate``,
-and the outermost call hands them all to the propagator.
+authentication, MISCONF after a failed save, -NOREPLICAS while too few
+good replicas, -LOADING while the dataset loads, client pause), then the
+handler, then propagation: if the handler changed the dataset
+(``server.dirty`` moved) its argv -- possibly rewritten by the handler
+through ``client.argv`` for determinism, or set to None to propagate
+nothing -- joins the ops recorded with ``also_propagate``, and the outermost
+call hands them all to the propagator.
 """
 
 from time import perf_counter_ns
@@ -14,6 +15,7 @@ from time import perf_counter_ns
 from twisted.logger import Logger
 
 from redisrepl import errors
+from redisrepl.monitor import feed_monitors
 from redisrepl.propagation import ALL
 from redisrepl.resp.values import QUEUED, ReplyError
 
@@ -50,6 +52,10 @@ def call(client, argv):
             cmd.is_write or cmd.fullname == "ping" or _exec_of(client, cmd, "is_write")):
         # A failed background save stops writes (and PING, as Redis does).
         return _reject(client, cmd, server.write_denied)
+    if server.min_replicas_error is not None and (
+            cmd.is_write or _exec_of(client, cmd, "is_write")):
+        # min-replicas-to-write: too few good replicas (replication/wait.py).
+        return _reject(client, cmd, server.min_replicas_error)
     if client.resp == 2 and not cmd.pubsub_ok and client.subscribed:
         return _reject(client, cmd, errors.pubsub_context(cmd.fullname))
     if server.loading and (not cmd.loading_ok or
@@ -96,12 +102,18 @@ def execute(client, cmd, argv):
     cmd.usec += duration
     if duration >= server.slowlog_threshold >= 0:
         server.slowlog.record(client, argv, duration, int(server.clock.seconds()))
+    if server.monitors:
+        feed_monitors(server, client, cmd, argv)
     # With no consumer (no AOF, no replica, no MONITOR) nothing is recorded.
     if server.dirty > dirty and client.argv is not None \
             and server.propagator.consumers:
         server.pending_ops.append((client.db.id, client.argv, ALL))
     if server.pending_ops and not server.call_depth:
+        offset = server.master_repl_offset
         server.flush_propagation(transaction=not cmd.touches_arbitrary_keys)
+        if server.master_repl_offset != offset:
+            # What WAIT waits for: the stream up to this write (c->woff).
+            client.woff = server.master_repl_offset
     return reply
 
 

@@ -19,6 +19,8 @@ from redisrepl.keyspace import Keyspace
 from redisrepl.persistence.manager import Persistence
 from redisrepl.propagation import ALL, Propagator
 from redisrepl.pubsub import PubSub
+from redisrepl.replication.master import ReplicationMaster
+from redisrepl.replication.wait import ReplicaGuarantees
 from redisrepl.slowlog import SlowLog
 from redisrepl.stats import StatsSampler
 
@@ -44,6 +46,7 @@ class Instance:
             self.table.rename(old, new)
         self.commands_by_name = self.table.by_spelling
         self.clients = {}
+        self.monitors = []        # MONITOR clients, in attach order
         self._next_client_id = 1
         self.propagator = Propagator()
         self.pending_ops = []     # (db_id, argv, targets) recorded during a call
@@ -66,6 +69,9 @@ class Instance:
         # The error that refuses writes after a failed save (MISCONF), or
         # None: persistence keeps it current so call() checks one attribute.
         self.write_denied = None
+        # NOREPLICAS while too few replicas are good (min-replicas-to-write),
+        # else None; replication/wait.py's ReplicaGuarantees keeps it current.
+        self.min_replicas_error = None
         # DEBUG SET-SKIP-CHECKSUM-VALIDATION: RDB loads and RESTORE skip CRCs.
         self.skip_checksum_validation = False
         # Function libraries' code, kept from a loaded RDB and saved back.
@@ -88,6 +94,11 @@ class Instance:
         self._watch_config()
         # SAVE/BGSAVE, save points, MISCONF (redisrepl/persistence/manager.py).
         self.persistence = Persistence(self)
+        # The master side of replication: stream, backlog, replica links.
+        self.repl = ReplicationMaster(self)
+        # WAIT and min-replicas-to-write (redisrepl/replication/wait.py).
+        self.guarantees = ReplicaGuarantees(self, self.repl)
+        self._cron_loops = 0
 
     # -- time ------------------------------------------------------------
 
@@ -123,6 +134,11 @@ class Instance:
 
     def _set_slowlog_threshold(self, old, new):
         self.slowlog_threshold = new
+
+    def rdb_save_info(self):
+        """The repl-stream-db an RDB carries (persistence/snapshot.py asks),
+        or None: no repl-* aux fields."""
+        return self.repl.rdb_save_info()
 
     def role_name(self):
         """b"master" until replication lands (issue 6 adds the replica role)."""
@@ -185,9 +201,12 @@ class Instance:
     def remove_client(self, client):
         client.closed = True
         self.clients.pop(client.id, None)
+        if "O" in client.flags:
+            self.monitors.remove(client)
         self.blocking.remove_client(client)
         self.pubsub.remove_client(client)
         self.unwatch_all(client)
+        self.repl.client_gone(client)
 
     def unwatch_all(self, client):
         """UNWATCH, and what EXEC, DISCARD, RESET and a disconnect imply."""
@@ -256,6 +275,11 @@ class Instance:
         if self.pause_end_ms and self.now_ms() >= self.pause_end_ms:
             self.unpause()
         self.persistence.cron()
+        # Replication's cron runs once a second, as Redis's replicationCron.
+        if self._cron_loops % max(1, hz) == 0:
+            self.repl.cron()
+            self.guarantees.cron()
+        self._cron_loops += 1
         timeout = self.config["timeout"]
         if timeout:
             self._close_idle_clients(timeout * 1000)
@@ -264,8 +288,9 @@ class Instance:
         now = self.now_ms()
         blocked = self.blocking.by_client
         for client in list(self.clients.values()):
-            # As Redis: blocked and subscribed clients are not idle.
-            if client in blocked or client.subscribed:
+            # As Redis: replicas, blocked and subscribed clients are not idle.
+            if client in blocked or client.subscribed or "S" in client.flags \
+                    or "O" in client.flags:
                 continue
             if now - client.last_interaction_ms > timeout_ms:
                 log.info("Closing idle client {client_id} ({addr})",

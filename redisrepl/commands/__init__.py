@@ -14,8 +14,10 @@ from redisrepl.commands import (  # noqa: F401
     introspection,
     keys,
     lists,
+    monitor,
     persistence,
     pubsub,
+    replication,
     server,
     sets,
     sort,
@@ -25,6 +27,7 @@ from redisrepl.commands import (  # noqa: F401
     streams,
     strings,
     transactions,
+    wait,
     zsets,
     zsets_ops,
     zsets_pop,
@@ -32,7 +35,7 @@ from redisrepl.commands import (  # noqa: F401
 )
 
 ALL_MODULES = (bits, blocking_lists, clients, connection, dump, expire, hashes,
-               hyperloglog, info, introspection, keys, lists, persistence, pubsub, server,
-               sets, sort, streams, stream_groups, stream_info,
-               stream_read, strings, transactions, zsets,
+               hyperloglog, info, introspection, keys, monitor, lists, persistence, pubsub,
+               replication, server, sets, sort, streams, stream_groups, stream_info,
+               stream_read, strings, transactions, wait, zsets,
                zsets_ops, zsets_pop, zsets_ranges)

@@ -113,14 +113,16 @@ def parse_timeout_seconds(arg, now_ms):
     return ms
 
 
-def parse_timeout_ms(arg, server):
-    """XREAD/XREADGROUP BLOCK <ms>: getTimeoutFromObjectOrReply with
-    UNIT_MILLISECONDS (parse_timeout_seconds is its UNIT_SECONDS twin)."""
+def parse_timeout_ms(arg, now_ms):
+    """XREAD BLOCK <ms>, WAIT's timeout: getTimeoutFromObjectOrReply with
+    UNIT_MILLISECONDS (parse_timeout_seconds is its UNIT_SECONDS twin).
+    0 waits for ever. A deadline past LLONG_MAX wraps in Redis and never
+    fires, so it waits for ever too (7.0.15 has no "out of range" check)."""
     value = string2ll(arg)
     if value is None:
         raise ReplyError("ERR timeout is not an integer or out of range")
     if value < 0:
         raise errors.TIMEOUT_NEGATIVE
-    if value > 0 and value > (1 << 63) - 1 - server.now_ms():
-        raise ReplyError("ERR timeout is out of range")
+    if value and now_ms + value >= 1 << 63:
+        return 0
     return value

@@ -334,25 +334,7 @@ def _kbps(metric):
 
 
 def _replication(server):
-    config = server.config
-    lines = [
-        "role:" + server.role_name().decode(),
-        "connected_slaves:0",
-    ]
-    if config["min-replicas-to-write"] and config["min-replicas-max-lag"]:
-        lines.append("min_slaves_good_slaves:0")
-    lines += [
-        "master_failover_state:no-failover",
-        "master_replid:" + server.replid.decode(),
-        "master_replid2:" + server.replid2.decode(),
-        f"master_repl_offset:{server.master_repl_offset}",
-        f"second_repl_offset:{server.second_repl_offset}",
-        "repl_backlog_active:0",
-        f"repl_backlog_size:{config['repl-backlog-size']}",
-        "repl_backlog_first_byte_offset:0",
-        "repl_backlog_histlen:0",
-    ]
-    return lines
+    return ["role:" + server.role_name().decode()] + server.repl.info_fields()
 
 
 def _cpu(server):

@@ -123,7 +123,7 @@ def xread_generic(client, argv, group_mode):
         opt = argv[i].lower()
         if opt == b"block" and moreargs:
             i += 1
-            timeout = parse_timeout_ms(argv[i], server)
+            timeout = parse_timeout_ms(argv[i], server.now_ms())
         elif opt == b"count" and moreargs:
             i += 1
             count = max(parse_int(argv[i]), 0)

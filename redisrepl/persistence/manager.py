@@ -44,8 +44,11 @@ BGSAVE_RETRY_DELAY = 5
 class Child:
     """The running BGSAVE child (Redis's child_pid/child_type)."""
 
-    def __init__(self, pid, pipe, started, keys_total):
+    def __init__(self, pid, pipe, started, keys_total, target="disk"):
         self.pid = pid
+        # "disk": a BGSAVE to the dump file; "socket": an RDB streamed to
+        # replicas (Redis's rdb_child_type), whose end is not a save.
+        self.target = target
         self.pipe = pipe
         self.started = started          # clock seconds (rdb_save_time_start)
         self.keys_total = keys_total
@@ -129,26 +132,35 @@ class Persistence:
         instance.rdb_saves += 1
         self.dirty_before_bgsave = instance.dirty
         self.last_bgsave_try = self.now()
+        pid = self._fork(lambda snapshot, pipe, delay: bgsave_body(
+            snapshot, self.filename, pipe, delay, config["rdb-save-incremental-fsync"]))
+        if pid is None:
+            self._set_bgsave_status(False)
+            return False
+        log.info("Background saving started by pid {pid}", pid=pid)
+        return True
+
+    def _fork(self, make_body, keep_fds=(), target="disk"):
+        """Fork a child running ``make_body(snapshot, info_pipe, key_delay)()``
+        and keeping ``keep_fds`` open; count the fork for INFO. Returns the
+        pid, or None (logged) if the fork failed."""
+        instance = self.instance
         snapshot = snapshot_of(instance)
         pipe = InfoPipe()
-        body = bgsave_body(snapshot, self.filename, pipe,
-                           key_delay(config["rdb-key-save-delay"]),
-                           config["rdb-save-incremental-fsync"])
+        body = make_body(snapshot, pipe, key_delay(self.config["rdb-key-save-delay"]))
         start = time.perf_counter_ns()
         try:
-            pid = self.forker.start(body, keep_fds=(pipe.write_fd,))
+            pid = self.forker.start(body, keep_fds=(pipe.write_fd, *keep_fds))
         except OSError as error:
             pipe.close()
-            self._set_bgsave_status(False)
             log.warn("Can't save in background: fork: {reason}",  # noqa: G010
                      reason=error.strerror or str(error))
-            return False
+            return None
         instance.latest_fork_usec = (time.perf_counter_ns() - start) // 1000
         instance.total_forks += 1
         pipe.close_write()
-        self.child = Child(pid, pipe, self.now(), snapshot.keys)
-        log.info("Background saving started by pid {pid}", pid=pid)
-        return True
+        self.child = Child(pid, pipe, self.now(), snapshot.keys, target=target)
+        return pid
 
     def kill_child(self):
         """killRDBChild plus rdbRemoveTempFile, as SHUTDOWN does first: the
@@ -207,7 +219,10 @@ class Persistence:
         exitcode, bysignal = status
         if exitcode == NOERROR_EXIT_CODE:
             exitcode, bysignal = 1, signal.SIGUSR1
-        self._bgsave_done(exitcode, bysignal)
+        if child.target == "disk":
+            self._bgsave_done(exitcode, bysignal)
+        else:
+            self._transfer_done(exitcode, bysignal)
         ok = not bysignal and exitcode == 0
         if ok:
             self._receive_child_info()
@@ -299,3 +314,27 @@ class Persistence:
             f"rdb_last_cow_size:{self.last_cow_size}",
         ]
         return fields
+
+    # -- children for replication (diskless sync) ----------------------------------
+
+    def bgsave_to_pipe(self, make_body, keep_fds=()):
+        """rdbSaveToSlavesSockets' fork: a child that streams the RDB to
+        replicas instead of writing the dump file. The child runs
+        ``make_body(snapshot, info_pipe, key_delay)()``; ``keep_fds`` are
+        the sockets it must keep. Its end is no save: dirty, lastsave and
+        the bgsave status stay (backgroundSaveDoneHandlerSocket). Returns
+        the pid, or None if a child already runs or the fork failed."""
+        if self.child is not None:
+            return None
+        return self._fork(make_body, keep_fds, target="socket")
+
+    def _transfer_done(self, exitcode, bysignal):
+        """backgroundSaveDoneHandlerSocket."""
+        if not bysignal and exitcode == 0:
+            log.info("Background RDB transfer terminated with success")
+        elif not bysignal:
+            log.warn("Background transfer error")  # noqa: G010
+        else:
+            log.warn("Background transfer terminated by signal {signum}",  # noqa: G010
+                     signum=bysignal)
+        self.last_bgsave_seconds = self.now() - self.child.started

@@ -1,0 +1,113 @@
+"""SYNC, PSYNC, REPLCONF and ROLE: what a replica says to its master
+(Redis's syncCommand, replconfCommand, roleCommand). The work is in
+redisrepl/replication/master.py; here are the arguments and the replies.
+"""
+
+from twisted.logger import Logger
+
+from redisrepl import errors
+from redisrepl.commands.args import parse_int
+from redisrepl.commands.table import command
+from redisrepl.resp.values import NO_REPLY, OK, ReplyError
+
+log = Logger()
+
+# Redis's NET_HOST_STR_LEN: the longest ip-address REPLCONF takes, plus one.
+_NET_HOST_STR_LEN = 256
+_RDB_ONLY_RANGE = ReplyError("ERR value is out of range, value must between 0 and 1")
+
+
+@command("sync")
+def sync(client, argv):
+    return _sync(client, argv, psync=False)
+
+
+@command("psync")
+def psync(client, argv):
+    return _sync(client, argv, psync=True)
+
+
+def _sync(client, argv, psync):
+    master = client.server.repl
+    if master.link_of(client) is not None:
+        return NO_REPLY                 # already a replica: ignored
+    if psync and len(argv) > 3 and argv[3].lower() == b"failover":
+        log.warn("Failover request received for replid {replid}.",
+                 replid=argv[1].decode("latin-1"))
+        raise ReplyError("ERR PSYNC FAILOVER can't be sent to a master.")
+    if _has_pending_replies(client):
+        # The stream must start right after +FULLRESYNC / +CONTINUE.
+        raise ReplyError("ERR SYNC and PSYNC are invalid with pending output")
+    link = master.settings_of(client)
+    log.info("Replica {name} asks for synchronization", name=link.name())
+    if psync:
+        try:
+            offset = parse_int(argv[2])
+        except ReplyError:
+            log.warn("Replica {name} asks for synchronization but with a wrong offset",
+                     name=link.name())
+            raise
+        if master.try_partial(link, argv[1], offset):
+            return NO_REPLY
+    else:
+        link.legacy_sync = True
+    master.full_sync(link)
+    return NO_REPLY
+
+
+def _has_pending_replies(client):
+    # Replies of the same read batch not yet written (RedisProtocol gathers
+    # them); a conn without that notion has none.
+    return bool(getattr(client.conn, "_gathering", None))
+
+
+@command("replconf")
+def replconf(client, argv):
+    if len(argv) % 2 == 0:
+        raise errors.SYNTAX
+    master = client.server.repl
+    for j in range(1, len(argv), 2):
+        option = argv[j].lower()
+        value = argv[j + 1]
+        if option == b"listening-port":
+            master.settings_of(client).listening_port = parse_int(value)
+        elif option == b"ip-address":
+            if len(value) >= _NET_HOST_STR_LEN:
+                raise ReplyError("ERR REPLCONF ip-address provided by replica instance "
+                                 "is too long: %d bytes" % len(value))
+            master.settings_of(client).ip_address = value
+        elif option == b"capa":
+            capa = value.lower()       # capabilities we do not know are ignored
+            if capa == b"eof":
+                master.settings_of(client).capa_eof = True
+            elif capa == b"psync2":
+                master.settings_of(client).capa_psync2 = True
+        elif option == b"ack":
+            # No reply, ever; from a client that is not a replica, or with
+            # an offset that is not a number, it does nothing.
+            link = master.link_of(client)
+            if link is not None:
+                try:
+                    offset = parse_int(value)
+                except ReplyError:
+                    return NO_REPLY
+                master.ack(link, offset)
+            return NO_REPLY
+        elif option == b"getack":
+            return NO_REPLY             # only a replica answers GETACK
+        elif option == b"rdb-only":
+            try:
+                rdb_only = parse_int(value)
+            except ReplyError:
+                raise errors.NOT_INTEGER from None
+            if rdb_only not in (0, 1):
+                raise _RDB_ONLY_RANGE
+            master.settings_of(client).rdb_only = bool(rdb_only)
+        else:
+            raise ReplyError(b"ERR Unrecognized REPLCONF option: " + argv[j])
+    return OK
+
+
+@command("role")
+def role(client, argv):
+    return client.server.repl.role_reply()
