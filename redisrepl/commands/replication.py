@@ -8,6 +8,7 @@ from twisted.logger import Logger
 from redisrepl import errors
 from redisrepl.commands.args import parse_int
 from redisrepl.commands.table import command
+from redisrepl.ctext import split_args
 from redisrepl.resp.values import NO_REPLY, OK, ReplyError
 
 log = Logger()
@@ -103,9 +104,25 @@ def replconf(client, argv):
             if rdb_only not in (0, 1):
                 raise _RDB_ONLY_RANGE
             master.settings_of(client).rdb_only = bool(rdb_only)
+        elif option == b"rdb-filter-only":
+            _rdb_filter_only(master.settings_of(client), value)
         else:
             raise ReplyError(b"ERR Unrecognized REPLCONF option: " + argv[j])
     return OK
+
+
+def _rdb_filter_only(link, value):
+    """REPLCONF rdb-filter-only "<filters>": the RDB holds no keys, and
+    functions only if "functions" is listed ("" gives an empty RDB)."""
+    filters = split_args(value)
+    if filters is None:
+        raise ReplyError("ERR Missing rdb-filter-only values")
+    link.rdb_exclude_data = True
+    link.rdb_exclude_functions = True
+    for name in filters:
+        if name.lower() != b"functions":
+            raise ReplyError(b"ERR Unsupported rdb-filter-only option: " + name)
+        link.rdb_exclude_functions = False
 
 
 @command("role")

@@ -140,12 +140,12 @@ class Persistence:
         log.info("Background saving started by pid {pid}", pid=pid)
         return True
 
-    def _fork(self, make_body, keep_fds=(), target="disk"):
+    def _fork(self, make_body, keep_fds=(), target="disk", **filters):
         """Fork a child running ``make_body(snapshot, info_pipe, key_delay)()``
         and keeping ``keep_fds`` open; count the fork for INFO. Returns the
         pid, or None (logged) if the fork failed."""
         instance = self.instance
-        snapshot = snapshot_of(instance)
+        snapshot = snapshot_of(instance, **filters)
         pipe = InfoPipe()
         body = make_body(snapshot, pipe, key_delay(self.config["rdb-key-save-delay"]))
         start = time.perf_counter_ns()
@@ -317,7 +317,7 @@ class Persistence:
 
     # -- children for replication (diskless sync) ----------------------------------
 
-    def bgsave_to_pipe(self, make_body, keep_fds=()):
+    def bgsave_to_pipe(self, make_body, keep_fds=(), **filters):
         """rdbSaveToSlavesSockets' fork: a child that streams the RDB to
         replicas instead of writing the dump file. The child runs
         ``make_body(snapshot, info_pipe, key_delay)()``; ``keep_fds`` are
@@ -326,7 +326,7 @@ class Persistence:
         the pid, or None if a child already runs or the fork failed."""
         if self.child is not None:
             return None
-        return self._fork(make_body, keep_fds, target="socket")
+        return self._fork(make_body, keep_fds, target="socket", **filters)
 
     def _transfer_done(self, exitcode, bysignal):
         """backgroundSaveDoneHandlerSocket."""

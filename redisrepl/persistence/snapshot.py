@@ -74,15 +74,18 @@ def options_of(config):
 _DEFAULT = object()
 
 
-def snapshot_of(instance, repl_stream_db=_DEFAULT, aof_base=False):
+def snapshot_of(instance, repl_stream_db=_DEFAULT, aof_base=False,
+                exclude_data=False, exclude_functions=False):
     """The Snapshot of ``instance`` now. ``repl_stream_db`` defaults to what
-    ``save_info`` says; replication passes its own."""
+    ``save_info`` says; replication passes its own. A replica's
+    rdb-filter-only asks for no keys and/or no functions."""
     if repl_stream_db is _DEFAULT:
         repl_stream_db = save_info(instance)
-    dbs = tuple(DbSnapshot(db.id, db.data, db.expires)
-                for db in instance.keyspace.dbs if db.data)
+    dbs = () if exclude_data else tuple(
+        DbSnapshot(db.id, db.data, db.expires) for db in instance.keyspace.dbs if db.data)
+    functions = () if exclude_functions else tuple(instance.functions)
     return Snapshot(dbs, aux_fields(instance, repl_stream_db, aof_base),
-                    tuple(instance.functions), options_of(instance.config))
+                    functions, options_of(instance.config))
 
 
 def key_delay(usec, sleep=time.sleep, randrange=random.randrange):

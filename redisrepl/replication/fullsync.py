@@ -192,9 +192,15 @@ class FullSync:
         self.start()
 
     def waiting(self):
-        """Links waiting for a save to start, in arrival order."""
-        return [link for link in self.master.links
-                if link.state == WAIT_BGSAVE and not link.dropped]
+        """Links waiting for a save to start, in arrival order: those that
+        want the same RDB as the first (rdb-filter-only), as Redis serves
+        one replica requirement a save."""
+        links = [link for link in self.master.links
+                 if link.state == WAIT_BGSAVE and not link.dropped]
+        if links:
+            wanted = _rdb_filter(links[0])
+            links = [link for link in links if _rdb_filter(link) == wanted]
+        return links
 
     def should_start(self):
         """shouldStartChildForReplication: a save for the waiting replicas
@@ -220,7 +226,9 @@ class FullSync:
         waiting = self.waiting()
         if not waiting or self.persistence.child is not None:
             return False
-        socket_target = self.config["repl-diskless-sync"] and \
+        # A filtered RDB is never written as the dump: always to sockets.
+        filtered = any(_rdb_filter(waiting[0]))
+        socket_target = (self.config["repl-diskless-sync"] or filtered) and \
             all(link.capa_eof for link in waiting)
         log.info("Starting BGSAVE for SYNC with target: {target}",
                  target="replicas sockets" if socket_target else "disk")
@@ -253,7 +261,10 @@ class FullSync:
 
     def _start_diskless(self, links):
         fds = PipeFds()
-        pid = self.persistence.bgsave_to_pipe(pipe_body(fds, new_eof_mark()))
+        exclude_data, exclude_functions = _rdb_filter(links[0])
+        pid = self.persistence.bgsave_to_pipe(
+            pipe_body(fds, new_eof_mark()), exclude_data=exclude_data,
+            exclude_functions=exclude_functions)
         if pid is None:
             fds.close_all()
             return False
@@ -413,10 +424,17 @@ class FullSync:
                 pass
 
 
+def _rdb_filter(link):
+    """What a link's RDB leaves out (REPLCONF rdb-filter-only)."""
+    return (link.rdb_exclude_data, link.rdb_exclude_functions)
+
+
 def _attachable_peer(save, link):
     """A link the running disk save already serves whose stream ``link`` can
     share: it must not lack a capability that one has, and an rdb-only link
     (which keeps no stream) only serves another rdb-only one."""
+    if any(_rdb_filter(link)):
+        return None     # a filtered RDB is made for it alone
     for peer in save.served():
         if peer.rdb_only and not link.rdb_only:
             continue

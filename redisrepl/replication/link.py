@@ -56,6 +56,10 @@ class ReplicaLink:
         self.capa_eof = False
         self.capa_psync2 = False
         self.rdb_only = False         # REPLCONF rdb-only 1: the RDB, no stream
+        # REPLCONF rdb-filter-only: an RDB without the keys (redis-cli
+        # --replica) and without functions unless asked (--functions-rdb).
+        self.rdb_exclude_data = False
+        self.rdb_exclude_functions = False
         # SYNC (not PSYNC): no +FULLRESYNC line, no ACKs expected.
         self.legacy_sync = False
         # Set by FullSync when this link's payload goes through the child's

@@ -10,7 +10,7 @@ import shutil
 import struct
 import termios
 
-from twisted.internet import defer, utils
+from twisted.internet import defer, protocol, reactor, utils
 from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
@@ -18,6 +18,7 @@ from tests.support import rawclient
 from tests.support.inprocess import start_server
 from tests.support.ports import free_port
 from tests.support.processes import daemon_env, redisrepl_argv, spawn, wait_listening
+from tests.support.waiting import wait_until
 
 DEBIAN_REDIS_CONF = "/etc/redis/redis.conf"
 
@@ -101,6 +102,31 @@ class RedisCliTests(unittest.TestCase):
         """Commands piped into redis-cli run in order."""
         out = yield self.run_cli(stdin=b"set x 1\nincr x\nget x\n")
         self.assertEqual(out, b"OK\n2\n2\n")
+
+    @defer.inlineCallbacks
+    def test_rdb_dump_over_sync(self):
+        """`redis-cli --rdb FILE` (REPLCONF rdb-only + SYNC) gets a dump redis-check-rdb accepts."""
+        yield self.run_cli("set", "k", "v")
+        yield self.run_cli("rpush", "l", "a", "b")
+        path = os.path.join(self.mktemp() + ".rdb")
+        yield self.run_cli("--rdb", path)     # it reports on stderr
+        check = yield utils.getProcessOutputAndValue(
+            require("redis-check-rdb"), [path], env=dict(os.environ))
+        self.assertEqual(check[2], 0, check)
+        self.assertIn(b"2 keys read", check[0])
+
+    @defer.inlineCallbacks
+    def test_replica_mode_shows_the_write_stream(self):
+        """`redis-cli --replica` (rdb-filter-only "") then prints each propagated write."""
+        process = RecordingProcess()
+        reactor.spawnProcess(process, self.cli, [self.cli, "-h", "127.0.0.1", "-p",
+                                                 str(self.server.port), "--replica"],
+                             env=dict(os.environ))
+        self.addCleanup(process.stop)
+        yield wait_until(lambda: self.server.instance.repl.links
+                         and self.server.instance.repl.links[0].state == "online")
+        yield self.run_cli("set", "seen", "yes")
+        yield wait_until(lambda: b'"set","seen","yes"' in process.output.lower())
 
     @defer.inlineCallbacks
     def test_interactive_hints(self):
@@ -230,3 +256,21 @@ class DebianConfigTests(unittest.TestCase):
         self.assertEqual((yield client.request("PING")), b"+PONG\r\n")
         self.assertEqual((yield client.call("CONFIG", "GET", "databases")),
                          [b"databases", b"16"])
+
+
+class RecordingProcess(protocol.ProcessProtocol):
+    """A child whose stdout is kept; stop() ends it."""
+
+    def __init__(self):
+        self.output = b""
+        self.ended = False
+
+    def outReceived(self, data):
+        self.output += data
+
+    def processEnded(self, reason):
+        self.ended = True
+
+    def stop(self):
+        if not self.ended:
+            self.transport.signalProcess("KILL")

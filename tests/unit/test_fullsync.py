@@ -139,6 +139,8 @@ class FakeLink:
         self.capa_eof = capa_eof
         self.capa_psync2 = capa_psync2
         self.rdb_only = rdb_only
+        self.rdb_exclude_data = False
+        self.rdb_exclude_functions = False
         self.legacy_sync = False
         self.diskless = False
         self.dropped = False

@@ -461,6 +461,10 @@ def test_ack_past_our_offset_drops_the_diverged_replica(rs, logged):
     (("ip-address", "x" * 300),
      ReplyError("ERR REPLCONF ip-address provided by replica instance is too long: 300 bytes")),
     (("ip-address", "10.0.0.5", "listening-port", "7000"), OK),
+    (("rdb-filter-only", ""), OK),
+    (("rdb-filter-only", "FUNCTIONS"), OK),
+    (("rdb-filter-only", "foo"), ReplyError("ERR Unsupported rdb-filter-only option: foo")),
+    (("rdb-filter-only", '"a'), ReplyError("ERR Missing rdb-filter-only values")),
 ])
 def test_replconf_replies_as_redis(rs, args, reply):
     """REPLCONF's replies and errors, checked against Redis 7.0.15."""
