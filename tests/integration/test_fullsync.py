@@ -18,6 +18,7 @@ from twisted.trial import unittest
 from redisrepl.rdb.decoder import Aux, Entry, RdbDecoder
 from redisrepl.replication.link import transport_pending
 from tests.support import rawclient, wire
+from tests.support.forking import ForkingServerCase
 from tests.support.inprocess import start_server
 from tests.support.processes import start_redis_server
 from tests.support.waiting import wait_until
@@ -94,27 +95,9 @@ def info(text):
                 if line and not line.startswith("#"))
 
 
-class FullSyncTests(unittest.TestCase):
-    def setUp(self):
-        self.workdir = os.path.abspath(self.mktemp())
-        os.makedirs(self.workdir)
-        self.addCleanup(os.chdir, os.getcwd())
-        os.chdir(self.workdir)
-
-    @defer.inlineCallbacks
+class FullSyncTests(ForkingServerCase):
     def start(self, config_text):
-        self.server = start_server(self, 'save ""\n' + config_text)
-        self.addCleanup(self.stop_child)
-        self.client = yield rawclient.connect(self, self.server.port)
-        return self.server.instance
-
-    @defer.inlineCallbacks
-    def stop_child(self):
-        persistence = self.server.instance.persistence
-        if persistence.bgsave_in_progress:
-            persistence.kill_child()
-            yield wait_until(lambda: not persistence.bgsave_in_progress, timeout=20,
-                             what="the killed child to be reaped")
+        return super().start('save ""\n' + config_text)
 
     @defer.inlineCallbacks
     def fill(self, count, size=0, prefix="key"):

@@ -16,7 +16,7 @@ from twisted.trial import unittest
 
 from redisrepl.rdb.decoder import Entry, RdbDecoder
 from tests.support import rawclient
-from tests.support.inprocess import start_server
+from tests.support.forking import ForkingServerCase
 from tests.support.processes import redis_server_path, start_daemon, start_redis_server
 from tests.support.waiting import wait_until
 
@@ -54,30 +54,7 @@ def is_reaped(pid):
     return not os.path.exists(f"/proc/{pid}")
 
 
-class InProcessPersistence(unittest.TestCase):
-    def setUp(self):
-        # The server saves into the working directory: give each test its own.
-        self.workdir = os.path.abspath(self.mktemp())
-        os.makedirs(self.workdir)
-        self.addCleanup(os.chdir, os.getcwd())
-        os.chdir(self.workdir)
-
-    @defer.inlineCallbacks
-    def start(self, config_text='save ""'):
-        self.server = start_server(self, config_text)
-        self.addCleanup(self.stop_child)
-        self.client = yield rawclient.connect(self, self.server.port)
-        return self.server.instance
-
-    @defer.inlineCallbacks
-    def stop_child(self):
-        # A test that fails midway must not leave a child behind.
-        persistence = self.server.instance.persistence
-        if persistence.bgsave_in_progress:
-            persistence.kill_child()
-            yield wait_until(lambda: not persistence.bgsave_in_progress, timeout=20,
-                             what="the killed child to be reaped")
-
+class InProcessPersistence(ForkingServerCase):
     @defer.inlineCallbacks
     def persistence_info(self):
         return info((yield self.client.call("INFO", "persistence")))

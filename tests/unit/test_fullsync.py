@@ -15,7 +15,6 @@ import signal
 import pytest
 from twisted.internet.interfaces import IPullProducer, IPushProducer, IReadDescriptor
 from twisted.internet.testing import StringTransport
-from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python import failure
 from zope.interface.verify import verifyObject
 
@@ -27,49 +26,12 @@ from redisrepl.replication.fullsync import FullSync
 from redisrepl.replication.link import SEND_BULK, SEND_BULK_WAIT, WAIT_BGSAVE
 from redisrepl.replication.rdbpipe import PipeFds, new_eof_mark, pipe_body
 from redisrepl.replication.transfer import BulkFileSender, Fanout, PipeReader
+from tests.unit.fakeforker import FakeForker
 from tests.unit.harness import Harness
 
 # -- fakes ------------------------------------------------------------------------------
 
 
-class FakeForker:
-    """No process. A disk save's body runs at start() (it writes dump.rdb,
-    as the child would); a diskless one is played by the test."""
-
-    def __init__(self):
-        self.next_pid = 5000
-        self.started = []          # pids, in order
-        self.running = {}          # pid -> status poll() reports (None: running)
-        self.killed = []
-        self.fork_error = None
-        self.run_bodies = True
-        self.exit_codes = {}
-
-    def start(self, body, keep_fds=()):
-        if self.fork_error is not None:
-            raise self.fork_error
-        pid = self.next_pid
-        self.next_pid += 1
-        self.started.append(pid)
-        self.running[pid] = None
-        self.exit_codes[pid] = body() if self.run_bodies else 0
-        return pid
-
-    def exit(self, pid=None, exitcode=None, bysignal=0):
-        pid = pid if pid is not None else self.started[-1]
-        if exitcode is None:
-            exitcode = self.exit_codes[pid]
-        self.running[pid] = (-1 if bysignal else exitcode, bysignal)
-
-    def poll(self, pid):
-        status = self.running.get(pid)
-        if status is not None:
-            del self.running[pid]
-        return status
-
-    def kill(self, pid, signum):
-        self.killed.append((pid, signum))
-        self.exit(pid, bysignal=signum)
 
 
 class InheritedPipes(PipeFds):
@@ -234,15 +196,6 @@ def drain_pull(transport):
     raise AssertionError("the producer never finished")
 
 
-@pytest.fixture
-def logged():
-    lines = []
-
-    def observer(event):
-        lines.append(formatEvent(event))
-    globalLogPublisher.addObserver(observer)
-    yield lines
-    globalLogPublisher.removeObserver(observer)
 
 
 @pytest.fixture(autouse=True)

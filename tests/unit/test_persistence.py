@@ -20,6 +20,7 @@ from redisrepl.persistence import rdbsave
 from redisrepl.persistence.snapshot import key_delay, snapshot_of
 from redisrepl.rdb.decoder import Aux, End, Entry, Function, RdbDecoder
 from redisrepl.resp.values import OK, QUEUED, ReplyError, Status
+from tests.unit.fakeforker import FakeForker
 from tests.unit.harness import EPOCH, Harness
 
 MISCONF = ReplyError(
@@ -31,48 +32,13 @@ MISCONF = ReplyError(
 IN_PROGRESS = ReplyError("ERR Background save already in progress")
 
 
-class InlineForker:
-    """A stand-in for OsForker: no process; the body runs at start()."""
-
-    def __init__(self):
-        self.next_pid = 4242
-        self.running = {}          # pid -> the status poll() will report
-        self.killed = []
-        self.fork_error = None
-        self.exit_codes = {}
-
-    def start(self, body, keep_fds=()):
-        if self.fork_error is not None:
-            raise self.fork_error
-        pid = self.next_pid
-        self.next_pid += 1
-        self.running[pid] = None
-        self.exit_codes[pid] = body()
-        return pid
-
-    def exit(self, pid=None, exitcode=None, bysignal=0):
-        """End the child: with the body's own exit code unless told otherwise."""
-        pid = pid if pid is not None else max(self.running)
-        if exitcode is None and not bysignal:
-            exitcode = self.exit_codes[pid]
-        self.running[pid] = (exitcode if not bysignal else -1, bysignal)
-
-    def poll(self, pid):
-        status = self.running.get(pid)
-        if status is not None:
-            del self.running[pid]
-        return status
-
-    def kill(self, pid, signum):
-        self.killed.append((pid, signum))
-        self.exit(pid, bysignal=signum)
 
 
 
 
 def make(config_text=""):
     srv = Harness(config_text)
-    srv.forker = srv.server.persistence.forker = InlineForker()
+    srv.forker = srv.server.persistence.forker = FakeForker()
     return srv
 
 
@@ -242,7 +208,7 @@ def test_bgsave_runs_in_a_child_and_is_reaped_from_the_cron(srv, logged):
     only then the changes it saved are subtracted and LASTSAVE moves."""
     srv("MSET", "a", "1", "b", "2")
     assert srv("BGSAVE") == Status(b"Background saving started")
-    assert "Background saving started by pid 4242" in logged
+    assert "Background saving started by pid 5000" in logged
     srv("SET", "c", "3")                 # after the fork: not in the dump
     srv.advance(3)
     fields = info_fields(srv)

@@ -5,7 +5,6 @@ for fullsync.py: tests call begin_full_sync / payload_done as it would."""
 
 import pytest
 from twisted.internet.testing import StringTransport
-from twisted.logger import formatEvent, globalLogPublisher
 
 from redisrepl.commands.info import generate
 from redisrepl.resp.values import NO_REPLY, OK, ReplyError
@@ -102,15 +101,6 @@ def rs():
     return Repl()
 
 
-@pytest.fixture
-def logged():
-    lines = []
-
-    def observer(event):
-        lines.append(formatEvent(event))
-    globalLogPublisher.addObserver(observer)
-    yield lines
-    globalLogPublisher.removeObserver(observer)
 
 
 # -- SYNC / PSYNC: full resync ------------------------------------------------
