@@ -104,7 +104,7 @@ def execute(client, cmd, argv):
         server.slowlog.record(client, argv, duration, int(server.clock.seconds()))
     if server.monitors:
         feed_monitors(server, client, cmd, argv)
-    # With no consumer (no AOF, no replica, no MONITOR) nothing is recorded.
+    # With no consumer (no AOF, no replica) nothing is recorded.
     if server.dirty > dirty and client.argv is not None \
             and server.propagator.consumers:
         server.pending_ops.append((client.db.id, client.argv, ALL))
