@@ -41,8 +41,7 @@ import hiredis
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.redis_benchmark import start_redis_server, start_redisrepl  # noqa: E402
-from tests.support.processes import stop_blocking  # noqa: E402
+from bench.redis_benchmark import both_servers  # noqa: E402
 from tests.support.wire import encode_command  # noqa: E402
 
 MSET_BATCH = 1000           # keys per MSET
@@ -261,19 +260,8 @@ def main(argv=None):
         parser.error("redis-server is not on PATH (apt-get install redis-server)")
 
     with tempfile.TemporaryDirectory(prefix="redisrepl-bgsave-") as workdir:
-        procs, servers = [], {}
-        try:
-            for name, start in (("redis-server", start_redis_server),
-                                ("redisrepl", lambda d: start_redisrepl(d, args.reactor))):
-                directory = os.path.join(workdir, name)
-                os.makedirs(directory)
-                proc, port = start(directory)
-                procs.append(proc)
-                servers[name] = (port, directory)
+        with both_servers(workdir, args.reactor) as servers:
             results = compare(servers, args.keys, args.probe, args.rounds)
-        finally:
-            for proc in procs:
-                stop_blocking(proc)
     print(f"\n{args.keys} keys, medians of {args.rounds} alternating rounds\n")
     print_table(results, args.markdown)
     return 0

@@ -19,6 +19,7 @@ A measuring tool, never a test: nothing here asserts on timing.
 """
 
 import argparse
+import contextlib
 import csv
 import io
 import os
@@ -160,6 +161,25 @@ def print_results(results, markdown):
         else:
             print(f"{name:<16} {pipeline:>4} {redis_rps:>14.0f} {repl_rps:>14.0f} "
                   f"{ratio:>7.0%} {target:>7.0%}{mark}")
+
+
+@contextlib.contextmanager
+def both_servers(workdir, reactor="epoll"):
+    """redis-server and redisrepl side by side, each in its own folder of
+    ``workdir``: yields {name: (port, folder)}; both stop at the end."""
+    procs, servers = [], {}
+    try:
+        for name, start in (("redis-server", start_redis_server),
+                            ("redisrepl", lambda d: start_redisrepl(d, reactor))):
+            directory = os.path.join(workdir, name)
+            os.makedirs(directory)
+            proc, port = start(directory)
+            procs.append(proc)
+            servers[name] = (port, directory)
+        yield servers
+    finally:
+        for proc in procs:
+            stop_blocking(proc)
 
 
 def main(argv=None):

@@ -42,7 +42,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.bgsave import Connection, Probe, populate  # noqa: E402
-from bench.redis_benchmark import start_redis_server, start_redisrepl  # noqa: E402
+from bench.redis_benchmark import both_servers  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     redis_server_argv,
@@ -260,20 +260,10 @@ def main(argv=None):
             parser.error(f"unknown mode {mode!r} (disk, diskless)")
 
     with tempfile.TemporaryDirectory(prefix="redisrepl-replication-") as workdir:
-        procs, masters = [], {}
-        try:
-            for name, start in (("redis-server", start_redis_server),
-                                ("redisrepl", lambda d: start_redisrepl(d, args.reactor))):
-                directory = os.path.join(workdir, name)
-                os.makedirs(directory)
-                proc, port = start(directory)
-                procs.append(proc)
-                masters[name] = port
+        with both_servers(workdir, args.reactor) as servers:
+            masters = {name: port for name, (port, _folder) in servers.items()}
             results = compare(masters, args.keys, modes, args.rounds, workdir,
                               args.load_test, args.clients)
-        finally:
-            for proc in procs:
-                stop_blocking(proc)
     print(f"\n{args.keys} keys, a real redis-server 7.0 replica, redis-benchmark "
           f"-c {args.clients} -P 1 -t {args.load_test} on the master, medians of "
           f"{args.rounds} alternating rounds")

@@ -36,7 +36,6 @@ from twisted.logger import Logger
 
 from redisrepl.keyspace import Keyspace
 from redisrepl.rdb import Aux, End, Entry, Function, Limits, RdbDecoder, RdbError, SelectDb
-from redisrepl.rdb.errors import Truncated
 
 log = Logger()
 
@@ -45,9 +44,6 @@ EMPTY_KEYS_LOGGED = 10
 
 _C_INTEGER = re.compile(rb"\s*[+-]?\d+")
 
-
-# The input ended before the RDB did (a truncated file, a dropped link).
-ShortRead = Truncated
 
 
 class ReplInfo(NamedTuple):
@@ -132,7 +128,7 @@ class RdbLoader:
 
     def finish(self):
         """The input has ended: apply what the decoder held back; raise
-        ShortRead if the RDB was cut short, RdbError if it was bad."""
+        Truncated if the RDB was cut short, RdbError if it was bad."""
         for event in self.decoder.close():
             self._apply(event)
         self.finished = True

@@ -13,8 +13,9 @@ import time
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from redisrepl.persistence.loader import RdbLoader, ShortRead
+from redisrepl.persistence.loader import RdbLoader
 from redisrepl.rdb import RdbError
+from redisrepl.rdb.errors import Truncated
 
 log = Logger()
 
@@ -114,7 +115,7 @@ def log_load_error(error):
     """Log why a load failed, naming the offset, as Redis's rdbLoadRio and
     rdbReportError do."""
     if isinstance(error, RdbError):
-        if isinstance(error, ShortRead):
+        if isinstance(error, Truncated):
             log.warn("Short read or OOM loading DB. Unrecoverable error, "  # noqa: G010
                      "aborting now.")
         log.warn("Internal error in RDB reading offset {offset} -> {message}",  # noqa: G010

@@ -56,8 +56,8 @@ import re
 from enum import Enum
 from typing import NamedTuple
 
-# CONFIG_RUN_ID_SIZE / RDB_EOF_MARK_SIZE (rdbpipe.py has the master's copy;
-# it imports Twisted, this module must not).
+# RDB_EOF_MARK_SIZE: the diskless framing's mark (the master's rdbpipe.py
+# writes it, this module reads it).
 EOF_MARK_SIZE = 40
 # syncReadLine(fd, buf, 1024, ...) keeps at most 1023 bytes of a line.
 MAX_LINE = 1023

@@ -19,10 +19,9 @@ import os
 from twisted.logger import Logger
 
 from redisrepl.persistence.bgsave import RDB_COW_SIZE, ChildReporter
+from redisrepl.replication.payload import EOF_MARK_SIZE
 
 log = Logger()
-
-EOF_MARK_SIZE = 40   # RDB_EOF_MARK_SIZE
 
 
 def new_eof_mark():

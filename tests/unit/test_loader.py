@@ -9,12 +9,13 @@ from twisted.internet.task import Cooperator
 
 from redisrepl import errors
 from redisrepl.listtype import ListValue
-from redisrepl.persistence.loader import RdbLoader, ShortRead, library_name
+from redisrepl.persistence.loader import RdbLoader, library_name
 from redisrepl.persistence.loading import load_file, load_file_cooperatively
 from redisrepl.persistence.snapshot import snapshot_of
 from redisrepl.rdb import DbSnapshot, RdbError, dump_payload, encode_all
 from redisrepl.rdb import constants as C
 from redisrepl.rdb.encoder import encode_aux
+from redisrepl.rdb.errors import Truncated
 from redisrepl.rdb.primitives import encode_i64_le, encode_length, encode_string
 from redisrepl.resp.values import NULL_ARRAY, OK, ReplyError
 from tests.unit.harness import EPOCH, Harness, block, served
@@ -198,7 +199,7 @@ def test_a_bad_file_leaves_the_live_data_untouched(srv, damage):
     with pytest.raises(RdbError) as caught:
         load(srv, bytes(data))
     assert caught.value.offset is not None
-    assert isinstance(caught.value, ShortRead) == (damage == "truncated")
+    assert isinstance(caught.value, Truncated) == (damage == "truncated")
     assert ("checksum" in caught.value.message) == (damage == "flipped byte")
     assert contents(srv) == before
     assert srv.server.rdb_last_load_keys_loaded == 0
@@ -429,7 +430,7 @@ def test_a_failed_cooperative_load_lowers_the_flags(srv):
         failures.append)
     while not failures:
         stepper.step()
-    assert failures[0].check(ShortRead)
+    assert failures[0].check(Truncated)
     assert not srv.server.loading and srv.server.load_progress is None
     assert srv("GET", "mine") == b"1"
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redisrepl.persistence.loader import RdbLoader, ShortRead
+from redisrepl.persistence.loader import RdbLoader
+from redisrepl.rdb.errors import Truncated
 from redisrepl.replication.payload import (
     EOF_MARK_SIZE,
     Chunk,
@@ -407,5 +408,5 @@ def test_a_short_announced_length_leaves_the_loader_short():
     assert events[-1] == Finished(dump[-10:])
     loader = RdbLoader(Harness().server)
     loader.feed(b"".join(e.data for e in events if type(e) is Chunk))
-    with pytest.raises(ShortRead):
+    with pytest.raises(Truncated):
         loader.finish()
