@@ -99,3 +99,23 @@ def split_args(line):
             i += 1
         i += 1  # past the closing quote or the separator
         words.append(bytes(word))
+
+
+def atoll(text):
+    """C's atoll/strtol(.., 10) with the end ignored: leading blanks, a sign,
+    then the digits up to the first non-digit; no digits is 0. Saturates at
+    int64 as glibc does. For lenient fields (the AOF's *N / $N lines, the
+    manifest's seq)."""
+    i, n = 0, len(text)
+    while i < n and text[i] in _C_SPACE:
+        i += 1
+    negative = i < n and text[i] == 0x2D
+    if i < n and text[i] in b"+-":
+        i += 1
+    start = i
+    while i < n and 0x30 <= text[i] <= 0x39:
+        i += 1
+    if i == start:
+        return 0
+    value = int(text[start:i])
+    return max(_INT64_MIN, -value) if negative else min(value, _INT64_MAX)

@@ -16,6 +16,7 @@ from redisrepl.client import Client
 from redisrepl.commands.table import build_table
 from redisrepl.config import NOTIFY_EXPIRED
 from redisrepl.keyspace import Keyspace
+from redisrepl.persistence.aof import Aof
 from redisrepl.persistence.manager import Persistence
 from redisrepl.propagation import ALL, Propagator
 from redisrepl.pubsub import PubSub
@@ -98,6 +99,7 @@ class Instance:
         self.repl = ReplicationMaster(self)
         # WAIT and min-replicas-to-write (redisrepl/replication/wait.py).
         self.guarantees = ReplicaGuarantees(self, self.repl)
+        self.aof = Aof(self)
         self._cron_loops = 0
 
     # -- time ------------------------------------------------------------
@@ -283,6 +285,7 @@ class Instance:
         timeout = self.config["timeout"]
         if timeout:
             self._close_idle_clients(timeout * 1000)
+        self.aof.cron()
 
     def _close_idle_clients(self, timeout_ms):
         now = self.now_ms()

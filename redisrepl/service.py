@@ -17,6 +17,7 @@ from redisrepl import REDIS_VERSION, __version__
 from redisrepl.commands.server import prepare_for_shutdown
 from redisrepl.instance import Instance
 from redisrepl.logs import RedisLogObserver
+from redisrepl.persistence.aof_loader import AofLoadError
 from redisrepl.persistence.loading import load_at_startup
 from redisrepl.server.factory import RedisServerFactory
 from redisrepl.server.listeners import ListenError, ListenerService
@@ -122,11 +123,16 @@ class RedisService(MultiService):
 
     def _load_dataset(self):
         d = load_at_startup(self.server, self.cooperator)
-        d.addCallbacks(lambda _loaded: self._announce_ready(), self._load_failed)
+        d.addCallbacks(self._loaded, self._load_failed)
+
+    def _loaded(self, _loaded):
+        self.server.aof.open_at_startup()   # aofOpenIfNeededOnServerStart
+        self._announce_ready()
 
     def _load_failed(self, failure):
         # The reason and offset are logged; as Redis, give up at once.
-        log.warn("Terminating server after rdb file reading failure.")  # noqa: G010
+        if not failure.check(AofLoadError):
+            log.warn("Terminating server after rdb file reading failure.")  # noqa: G010
         self.exit(1)
 
     def _announce_ready(self):

@@ -234,7 +234,7 @@ def _memory(server):
         "mem_clients_slaves:0",
         f"mem_clients_normal:{query_total}",
         "mem_cluster_links:0",
-        "mem_aof_buffer:0",
+        f"mem_aof_buffer:{len(server.aof.buffer)}",
         "mem_allocator:libc",
         "active_defrag_running:0",
         "lazyfree_pending_objects:0",
@@ -250,18 +250,12 @@ def _persistence(server):
         *server.persistence.info_fields(),
         f"rdb_last_load_keys_expired:{server.rdb_last_load_keys_expired}",
         f"rdb_last_load_keys_loaded:{server.rdb_last_load_keys_loaded}",
-        "aof_enabled:0",
-        "aof_rewrite_in_progress:0",
-        "aof_rewrite_scheduled:0",
-        "aof_last_rewrite_time_sec:-1",
-        "aof_current_rewrite_time_sec:-1",
-        "aof_last_bgrewrite_status:ok",
-        "aof_rewrites:0",
-        "aof_rewrites_consecutive_failures:0",
-        "aof_last_write_status:ok",
-        "aof_last_cow_size:0",
+        # aof_enabled ... aof_last_cow_size: the AOF's state.
+        *server.aof.info_fields(),
         "module_fork_in_progress:0",
         "module_fork_last_cow_size:0",
+        # aof_current_size ... aof_delayed_fsync, only while the AOF is on.
+        *server.aof.info_state_fields(),
         # Redis 7.0 ends the section with the progress of a load under way.
         *(server.load_progress.info_fields(server.clock.seconds())
           if server.load_progress is not None else ()),

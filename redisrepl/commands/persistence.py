@@ -1,6 +1,8 @@
-"""SAVE, BGSAVE [SCHEDULE], LASTSAVE: Redis 7.0's rdb.c commands and replies.
+"""SAVE, BGSAVE [SCHEDULE], LASTSAVE, BGREWRITEAOF: Redis 7.0's rdb.c and
+aof.c commands and replies.
 
-The work lives in ``redisrepl.persistence.manager.Persistence``.
+The work lives in ``redisrepl.persistence.manager.Persistence`` and
+``redisrepl.persistence.aof.Aof``.
 """
 
 from redisrepl import errors
@@ -12,6 +14,16 @@ BGSAVE_IN_PROGRESS = ReplyError("ERR Background save already in progress")
 SAVE_FAILED = ReplyError("ERR")
 BGSAVE_STARTED = Status(b"Background saving started")
 BGSAVE_SCHEDULED = Status(b"Background saving scheduled")
+OTHER_CHILD_ACTIVE = ReplyError(
+    "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+    "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+BGREWRITEAOF_IN_PROGRESS = ReplyError(
+    "ERR Background append only file rewriting already in progress")
+BGREWRITEAOF_SCHEDULED = Status(b"Background append only file rewriting scheduled")
+BGREWRITEAOF_STARTED = Status(b"Background append only file rewriting started")
+BGREWRITEAOF_FAILED = ReplyError(
+    "ERR Can't execute an AOF background rewriting. Please check the server logs "
+    "for more information.")
 
 
 @command("save")
@@ -33,10 +45,12 @@ def bgsave(client, argv):
     persistence = client.server.persistence
     if persistence.bgsave_in_progress:
         raise BGSAVE_IN_PROGRESS
-    if client.in_exec:
-        # Forking inside EXEC would cut the transaction in two: Redis runs
-        # the BGSAVE from the cron once EXEC is over. (With an AOF rewrite
-        # running, SCHEDULE will wait the same way.)
+    if persistence.child is not None or client.in_exec:
+        # Forking inside EXEC would cut the transaction in two, and one
+        # child runs at a time: the cron starts it once EXEC or the AOF
+        # rewrite is over -- if SCHEDULE asked for that.
+        if len(argv) == 1 and not client.in_exec:
+            raise OTHER_CHILD_ACTIVE
         persistence.bgsave_scheduled = True
         return BGSAVE_SCHEDULED
     if not persistence.bgsave():
@@ -47,3 +61,20 @@ def bgsave(client, argv):
 @command("lastsave")
 def lastsave(client, argv):
     return client.server.lastsave
+
+
+@command("bgrewriteaof")
+def bgrewriteaof(client, argv):
+    server = client.server
+    persistence = server.persistence
+    aof = server.aof
+    if persistence.aof_rewrite_in_progress:
+        raise BGREWRITEAOF_IN_PROGRESS
+    if persistence.child is not None or client.in_exec:
+        aof.rewrite_scheduled = True
+        # Asked by hand: no back-off after failed automatic rewrites.
+        aof.consecutive_failures = 0
+        return BGREWRITEAOF_SCHEDULED
+    if not aof.rewrite_background():
+        raise BGREWRITEAOF_FAILED
+    return BGREWRITEAOF_STARTED

@@ -18,6 +18,8 @@ from redisrepl.commands.args import parse_int
 from redisrepl.commands.help import help_reply
 from redisrepl.commands.table import command
 from redisrepl.config import ConfigError
+from redisrepl.persistence.aof_loader import AOF_EMPTY, AOF_OK, AofLoadError, load_aof_dir
+from redisrepl.persistence.aof_state import ON
 from redisrepl.persistence.loading import load_file, log_load_error
 from redisrepl.rdb import RdbError
 from redisrepl.resp.values import NO_REPLY, OK, Map, ReplyError, Verbatim
@@ -236,6 +238,31 @@ def _debug_reload(client, argv):
     return OK
 
 
+def _debug_loadaof(client, argv):
+    """Write out the AOF buffer, empty the dataset and load the AOF
+    directory back. As Redis 7.0 (debug.c), a load that fails -- or finds
+    no AOF at all -- ends the process: the dataset is already gone."""
+    server = client.server
+    if server.loading:
+        # Emptying now would pull the dataset from under the running load.
+        raise errors.LOADING
+    aof = server.aof
+    if aof.state == ON:
+        aof.flush()
+    server.keyspace.flushall()
+    try:
+        load = load_aof_dir(server)
+    except AofLoadError:    # logged
+        load = None
+    if load is None or load.status not in (AOF_OK, AOF_EMPTY):
+        aof.exit(1)
+        return NO_REPLY
+    aof.adopt_manifest(load.manifest)
+    server.dirty = 0        # what was loaded is on disk already
+    log.warn("Append Only File loaded by DEBUG LOADAOF")  # noqa: G010
+    return OK
+
+
 # subcommand -> (argument count including DEBUG and the subcommand, handler);
 # a negative count is a minimum, as in Redis's arities.
 _DEBUG_SUBCOMMANDS = {
@@ -243,6 +270,7 @@ _DEBUG_SUBCOMMANDS = {
     b"sleep": (3, _debug_sleep),
     b"set-active-expire": (3, _debug_set_active_expire),
     b"reload": (-2, _debug_reload),
+    b"loadaof": (2, _debug_loadaof),
     b"set-skip-checksum-validation": (3, _debug_set_skip_checksum_validation),
 }
 

@@ -115,8 +115,9 @@ def _close(fd):
 class ChildReporter:
     """sendChildInfoGeneric: progress and COW from the child, throttled."""
 
-    def __init__(self, pipe, measure=None, clock=time.monotonic):
+    def __init__(self, pipe, measure=None, clock=time.monotonic, pname="RDB"):
         self.pipe = pipe
+        self.pname = pname          # what the log calls the child's work
         self.measure = measure or private_dirty
         self.clock = clock
         self.keys = 0
@@ -134,14 +135,14 @@ class ChildReporter:
         if self.keys % KEYS_PER_CLOCK_CHECK == 0:
             now = self.clock()
             if now - self.last_report >= REPORT_INTERVAL:
-                self.report(CURRENT_INFO, "RDB")
+                self.report(CURRENT_INFO)
                 self.last_report = now
 
-    def report(self, kind, pname):
+    def report(self, kind, pname=None):
         now = self.clock()
         if kind != CURRENT_INFO or not self.cow_updated or \
                 now - self.cow_updated > self.cow_cost * COW_DUTY_CYCLE:
-            self._measure_cow(now, kind, pname)
+            self._measure_cow(now, kind, pname or self.pname)
         self.pipe.send(ChildInfo(kind, self.keys, self.cow, self.cow_updated))
 
     def _measure_cow(self, started, kind, pname):

@@ -29,11 +29,11 @@ Not sans-IO in the strict sense (it logs), but it never touches a file, a
 socket or the reactor.
 """
 
-import re
 from typing import NamedTuple
 
 from twisted.logger import Logger
 
+from redisrepl.ctext import atoll
 from redisrepl.keyspace import Keyspace
 from redisrepl.rdb import Aux, End, Entry, Function, Limits, RdbDecoder, RdbError, SelectDb
 
@@ -41,9 +41,6 @@ log = Logger()
 
 # Redis warns about the first few empty keys only (rdbLoadRioWithLoadingCtx).
 EMPTY_KEYS_LOGGED = 10
-
-_C_INTEGER = re.compile(rb"\s*[+-]?\d+")
-
 
 
 class ReplInfo(NamedTuple):
@@ -53,12 +50,6 @@ class ReplInfo(NamedTuple):
     replid: bytes
     offset: int
     stream_db: int
-
-
-def _c_integer(text):
-    """C's atoi/strtoll: the leading integer of ``text``, 0 if none."""
-    match = _C_INTEGER.match(text)
-    return int(match.group()) if match else 0
 
 
 def _text(data):
@@ -85,7 +76,7 @@ class RdbLoader:
     ``merge``, which lets the loaded one win.
     """
 
-    def __init__(self, instance, merge=False, flush=True):
+    def __init__(self, instance, merge=False, flush=True, keep_expired=None):
         self.instance = instance
         self.merge = merge
         self.flush = flush
@@ -100,7 +91,9 @@ class RdbLoader:
         self._scratch.loading = True
         # One "now" for the whole load, as rdbLoadRio's mstime() at the start.
         self._now_ms = instance.now_ms()
-        self._keep_expired = live.is_replica
+        # A replica keeps expired keys (its master deletes them), and so
+        # does an AOF's RDB preamble (the AOF's own DELs follow it).
+        self._keep_expired = live.is_replica if keep_expired is None else keep_expired
         self._lfu = config["maxmemory-policy"].endswith("-lfu")
         self._hinted = set()             # ids of dbs that got IDLE/FREQ hints
         self.keys_loaded = 0             # rdb_last_load_keys_loaded
@@ -207,7 +200,7 @@ class RdbLoader:
         if db_id >= count:
             message = (f"FATAL: Data file was created with a Redis server configured "
                        f"to handle more than {count} databases. Exiting")
-            log.warn("{message}", message=message)  # noqa: G010
+            log.warn("{text}", text=message)  # noqa: G010
             raise RdbError(message, self.decoder.offset())
 
     def _aux(self, name, value):
@@ -216,26 +209,26 @@ class RdbLoader:
             # Information fields, logged as they are.
             log.info("RDB '{name}': {value}", name=_text(name), value=_text(value))
         elif lname == b"repl-stream-db":
-            self._repl_stream_db = _c_integer(value)
+            self._repl_stream_db = atoll(value)
         elif lname == b"repl-id":
             if len(value) == 40:
                 self._repl_id = value
         elif lname == b"repl-offset":
-            self._repl_offset = _c_integer(value)
+            self._repl_offset = atoll(value)
         elif lname == b"redis-ver":
             log.info("Loading RDB produced by version {version}", version=_text(value))
         elif lname == b"ctime":
-            age = max(0, int(self.instance.clock.seconds()) - _c_integer(value))
+            age = max(0, int(self.instance.clock.seconds()) - atoll(value))
             log.info("RDB age {age} seconds", age=age)
         elif lname == b"used-mem":
-            self.rdb_used_mem = _c_integer(value)
+            self.rdb_used_mem = atoll(value)
             log.info("RDB memory usage when created {mb:.2f} Mb",
                      mb=self.rdb_used_mem / (1024 * 1024))
         elif lname == b"aof-preamble":
-            if _c_integer(value):
+            if atoll(value):
                 log.info("RDB has an AOF tail")
         elif lname == b"aof-base":
-            if _c_integer(value):
+            if atoll(value):
                 log.info("RDB is base AOF")
         elif lname not in (b"lua", b"redis-bits"):
             # Unknown fields are skipped, by the AUX contract.

@@ -118,18 +118,61 @@ def log_load_error(error):
         if isinstance(error, Truncated):
             log.warn("Short read or OOM loading DB. Unrecoverable error, "  # noqa: G010
                      "aborting now.")
-        log.warn("Internal error in RDB reading offset {offset} -> {message}",  # noqa: G010
+        log.warn("Internal error in RDB reading offset {offset} -> {reason}",  # noqa: G010
                  offset=error.offset if error.offset is not None else 0,
-                 message=error.message)
+                 reason=error.message)
     else:
         log.warn("Fatal error loading the DB: {reason}. Exiting.",  # noqa: G010
                  reason=getattr(error, "strerror", None) or str(error))
 
 
 def load_at_startup(instance, cooperator):
-    """loadDataFromDisk: load dir/dbfilename if it is there. Returns a
-    Deferred firing with True (loaded) or False (no dump file), or failing
-    (the error already logged) if the dump could not be loaded."""
+    """Redis's main(): aofLoadManifestFromDisk (always: a broken manifest
+    stops start-up even with appendonly no), then loadDataFromDisk: with
+    ``appendonly yes`` the AOF directory, else dir/dbfilename. Returns a
+    Deferred firing with True (something loaded) or False (nothing to load),
+    or failing (the error already logged) if start-up must stop. What the
+    AOF load found is left in ``instance.aof_load`` (an AofLoad: manifest,
+    files, sizes) for the AOF writer to open the right incr file."""
+    # Imported here: aof_loader builds on this module's LoadProgress.
+    from redisrepl.persistence.aof_loader import AofLoad, AofLoadError, read_manifest
+
+    try:
+        manifest = read_manifest(instance)
+    except AofLoadError as error:   # logged
+        return defer.fail(error)
+    if instance.config["appendonly"]:
+        return _load_aof_at_startup(instance, cooperator, AofLoad(instance, manifest))
+    instance.aof_load = AofLoad(instance, manifest)
+    return _load_rdb_at_startup(instance, cooperator)
+
+
+def _load_aof_at_startup(instance, cooperator, load):
+    from redisrepl.persistence.aof_loader import AOF_NOT_EXIST, AofLoadError
+
+    instance.aof_load = load
+    started = time.monotonic()
+    try:
+        prepared = load.prepare()
+    except AofLoadError as error:   # logged
+        return defer.fail(error)
+    if prepared:
+        d = cooperator.cooperate(load.steps()).whenDone()
+    else:
+        d = defer.succeed(None)
+
+    def loaded(_):
+        if load.status == AOF_NOT_EXIST:
+            return False
+        log.info("DB loaded from append only file: {seconds:.3f} seconds",
+                 seconds=time.monotonic() - started)
+        return True
+
+    return d.addCallback(loaded)
+
+
+def _load_rdb_at_startup(instance, cooperator):
+    """rdbLoad at start-up: dir/dbfilename if it is there."""
     path = instance.config["dbfilename"]
     started = time.monotonic()
     try:

@@ -13,7 +13,12 @@ and serverCron:
   <changes> changes and more than <seconds> since the last save) or a
   BGSAVE SCHEDULE waits, retrying a failed one only after 5 seconds.
 - ``instance.write_denied`` is MISCONF while stop-writes-on-bgsave-error is
-  on, save points are set and the last background save failed.
+  on, save points are set and the last background save failed, or while the
+  AOF cannot be written (``instance.aof.write_error()``).
+- One child at a time, as Redis: a BGSAVE (``target`` "disk"), an RDB
+  streamed to replicas ("socket") or an AOF rewrite ("aof", started by
+  ``instance.aof`` through ``fork_aof_rewrite`` and handed back to it when
+  reaped).
 
 Times are whole seconds of the injected clock, as Redis's time(NULL).
 """
@@ -24,6 +29,7 @@ import time
 from twisted.logger import Logger
 
 from redisrepl import errors
+from redisrepl.persistence.aof import misconf
 from redisrepl.persistence.bgsave import (
     NOERROR_EXIT_CODE,
     RDB_COW_SIZE,
@@ -42,12 +48,13 @@ BGSAVE_RETRY_DELAY = 5
 
 
 class Child:
-    """The running BGSAVE child (Redis's child_pid/child_type)."""
+    """The running child (Redis's child_pid/child_type)."""
 
     def __init__(self, pid, pipe, started, keys_total, target="disk"):
         self.pid = pid
         # "disk": a BGSAVE to the dump file; "socket": an RDB streamed to
-        # replicas (Redis's rdb_child_type), whose end is not a save.
+        # replicas (Redis's rdb_child_type), whose end is not a save;
+        # "aof": an AOF rewrite (CHILD_TYPE_AOF).
         self.target = target
         self.pipe = pipe
         self.started = started          # clock seconds (rdb_save_time_start)
@@ -86,7 +93,12 @@ class Persistence:
 
     @property
     def bgsave_in_progress(self):
-        return self.child is not None
+        """An RDB child runs (child_type == CHILD_TYPE_RDB)."""
+        return self.child is not None and self.child.target != "aof"
+
+    @property
+    def aof_rewrite_in_progress(self):
+        return self.child is not None and self.child.target == "aof"
 
     # -- the MISCONF gate ------------------------------------------------------
 
@@ -98,7 +110,12 @@ class Persistence:
         config = self.config
         denied = (config["stop-writes-on-bgsave-error"] and config["save"]
                   and not self.last_bgsave_ok)
-        self.instance.write_denied = errors.MISCONF_RDB if denied else None
+        if denied:
+            self.instance.write_denied = errors.MISCONF_RDB
+            return
+        aof = getattr(self.instance, "aof", None)
+        aof_errno = aof.write_error() if aof is not None else None
+        self.instance.write_denied = misconf(aof_errno) if aof_errno is not None else None
 
     def _set_bgsave_status(self, ok):
         self.last_bgsave_ok = ok
@@ -140,10 +157,19 @@ class Persistence:
         log.info("Background saving started by pid {pid}", pid=pid)
         return True
 
-    def _fork(self, make_body, keep_fds=(), target="disk", **filters):
+    def fork_aof_rewrite(self, make_body):
+        """The fork of rewriteAppendOnlyFileBackground: a child running
+        ``make_body(snapshot, info_pipe, key_delay)()`` over a snapshot
+        fit for an AOF base. The pid, or None (logged)."""
+        return self._fork(make_body, target="aof", repl_stream_db=None, aof_base=True,
+                          fork_failed="Can't rewrite append only file in background: "
+                                      "fork: {reason}")
+
+    def _fork(self, make_body, keep_fds=(), target="disk",
+              fork_failed="Can't save in background: fork: {reason}", **filters):
         """Fork a child running ``make_body(snapshot, info_pipe, key_delay)()``
         and keeping ``keep_fds`` open; count the fork for INFO. Returns the
-        pid, or None (logged) if the fork failed."""
+        pid, or None (logged with ``fork_failed``) if the fork failed."""
         instance = self.instance
         snapshot = snapshot_of(instance, **filters)
         pipe = InfoPipe()
@@ -153,8 +179,7 @@ class Persistence:
             pid = self.forker.start(body, keep_fds=(pipe.write_fd, *keep_fds))
         except OSError as error:
             pipe.close()
-            log.warn("Can't save in background: fork: {reason}",  # noqa: G010
-                     reason=error.strerror or str(error))
+            log.warn(fork_failed, reason=error.strerror or str(error))  # noqa: G010
             return None
         instance.latest_fork_usec = (time.perf_counter_ns() - start) // 1000
         instance.total_forks += 1
@@ -165,12 +190,25 @@ class Persistence:
     def kill_child(self):
         """killRDBChild plus rdbRemoveTempFile, as SHUTDOWN does first: the
         child must not rename its dump over the one about to be written.
-        The cron still reaps it (as killed by SIGUSR1: no error)."""
+        The cron still reaps it (as killed by SIGUSR1: no error). An AOF
+        rewrite is left alone (instance.aof stops its own)."""
+        child = self.child
+        if child is None or child.target == "aof":
+            return
+        self.forker.kill(child.pid, signal.SIGUSR1)
+        remove_temp_file(child.pid)
+
+    def kill_and_reap(self):
+        """Stop the running child with SIGUSR1 and wait for it, no done
+        handler run (killAppendOnlyChild's kill, waitpid, resetChildState)."""
         child = self.child
         if child is None:
             return
         self.forker.kill(child.pid, signal.SIGUSR1)
-        remove_temp_file(child.pid)
+        while self.forker.poll(child.pid) is None:
+            time.sleep(0.001)
+        child.pipe.close_read()
+        self.child = None
 
     # -- cron ----------------------------------------------------------------------
 
@@ -204,7 +242,9 @@ class Persistence:
         child = self.child
         for info in child.pipe.receive():
             child.cow_peak = max(child.cow_peak, info.cow)
-            if info.kind == RDB_COW_SIZE:
+            if info.kind == RDB_COW_SIZE and child.target == "aof":
+                self.instance.aof.last_cow_size = child.cow_peak
+            elif info.kind == RDB_COW_SIZE:
                 self.last_cow_size = child.cow_peak
             else:
                 child.cow = info.cow
@@ -221,6 +261,8 @@ class Persistence:
             exitcode, bysignal = 1, signal.SIGUSR1
         if child.target == "disk":
             self._bgsave_done(exitcode, bysignal)
+        elif child.target == "aof":
+            self.instance.aof.rewrite_done(exitcode, bysignal, child.pid)
         else:
             self._transfer_done(exitcode, bysignal)
         ok = not bysignal and exitcode == 0
@@ -258,9 +300,13 @@ class Persistence:
         write the final dump when save points are set (unless NOSAVE) or
         SAVE was given. False if that save failed and FORCE was not given:
         the server must not exit."""
-        if self.child is not None:
+        if self.bgsave_in_progress:
             log.warn("There is a child saving an .rdb. Killing it!")  # noqa: G010
             self.kill_child()
+        # The AOF's part (stop a rewrite, flush and fsync) comes before the
+        # final dump, as in Redis's finishShutdown.
+        if not self.instance.aof.shutdown(force=force):
+            return False
         if self.instance.loading:
             # Never overwrite the dump with a half-loaded dataset.
             save, nosave = False, True
@@ -305,11 +351,12 @@ class Persistence:
             ]
         fields += [
             f"rdb_changes_since_last_save:{instance.dirty}",
-            f"rdb_bgsave_in_progress:{int(child is not None)}",
+            f"rdb_bgsave_in_progress:{int(self.bgsave_in_progress)}",
             f"rdb_last_save_time:{instance.lastsave}",
             "rdb_last_bgsave_status:" + ("ok" if self.last_bgsave_ok else "err"),
             f"rdb_last_bgsave_time_sec:{self.last_bgsave_seconds}",
-            "rdb_current_bgsave_time_sec:%d" % (now - child.started if child else -1),
+            "rdb_current_bgsave_time_sec:%d" % (
+                now - child.started if self.bgsave_in_progress else -1),
             f"rdb_saves:{instance.rdb_saves}",
             f"rdb_last_cow_size:{self.last_cow_size}",
         ]

@@ -41,7 +41,8 @@ def _cwd():
         return "unknown"
 
 
-def _strerror(error):
+def strerror(error):
+    """An OSError's text as Redis's strerror(errno) shows it."""
     return error.strerror or str(error)
 
 
@@ -55,11 +56,11 @@ def save_snapshot(snapshot, filename, on_key=None, incremental_fsync=True, pid=N
     except OSError as error:
         log.warn("Failed opening the temp RDB file {tmpfile} (in server root dir "  # noqa: G010
                  "{cwd}) for saving: {reason}",
-                 tmpfile=tmpfile, cwd=_cwd(), reason=_strerror(error))
+                 tmpfile=tmpfile, cwd=_cwd(), reason=strerror(error))
         return False
     try:
         try:
-            _write_all(fd, snapshot.chunks(on_key), incremental_fsync)
+            write_all(fd, snapshot.chunks(on_key), incremental_fsync)
             _step("fsync", os.fsync, fd)
         except BaseException:
             _close_quietly(fd)
@@ -71,20 +72,20 @@ def save_snapshot(snapshot, filename, on_key=None, incremental_fsync=True, pid=N
             log.warn("Error moving temp DB file {tmpfile} on the final destination "  # noqa: G010
                      "{filename} (in server root dir {cwd}): {reason}",
                      tmpfile=tmpfile, filename=filename, cwd=_cwd(),
-                     reason=_strerror(error))
-            _unlink(tmpfile)
+                     reason=strerror(error))
+            unlink_quietly(tmpfile)
             return False
         _step("fsyncFileDir", fsync_file_dir, filename)
     except SaveError as failure:
         log.warn("Write error saving DB on disk({op}): {reason}",  # noqa: G010
-                 op=failure.op, reason=_strerror(failure.error))
-        _unlink(tmpfile)
+                 op=failure.op, reason=strerror(failure.error))
+        unlink_quietly(tmpfile)
         return False
     except Exception:
         # A value the encoder cannot write is a bug, but it must still
         # leave the previous dump alone.
         log.failure("Error saving DB on disk")
-        _unlink(tmpfile)
+        unlink_quietly(tmpfile)
         return False
     log.info("DB saved on disk")
     return True
@@ -97,7 +98,9 @@ def _step(op, function, *args):
         raise SaveError(op, error) from None
 
 
-def _write_all(fd, chunks, incremental_fsync):
+def write_all(fd, chunks, incremental_fsync):
+    """Write every chunk to ``fd``; with ``incremental_fsync`` fdatasync
+    every AUTOSYNC_BYTES. Raises SaveError("rdbSaveRio", error)."""
     unsynced = 0
     try:
         for chunk in chunks:
@@ -138,7 +141,8 @@ def _close_quietly(fd):
         pass
 
 
-def _unlink(path):
+def unlink_quietly(path):
+    """unlink, where a file already gone is no error."""
     try:
         os.unlink(path)
     except OSError:
@@ -147,4 +151,4 @@ def _unlink(path):
 
 def remove_temp_file(pid):
     """rdbRemoveTempFile: drop what a killed save by ``pid`` left."""
-    _unlink(temp_file_name(pid))
+    unlink_quietly(temp_file_name(pid))

@@ -167,8 +167,7 @@ class FullSync:
 
     def want(self, link):
         """syncCommand's choice for a link just put in ``wait_bgsave``."""
-        child = self.persistence.child
-        if child is not None:
+        if self.persistence.bgsave_in_progress:
             save = self.save
             if save is not None and save.diskless:
                 log.info("Current BGSAVE has socket target. Waiting for next BGSAVE "
@@ -188,6 +187,11 @@ class FullSync:
         if config["repl-diskless-sync"] and link.capa_eof \
                 and config["repl-diskless-sync-delay"]:
             log.info("Delay next BGSAVE for diskless SYNC")
+            return
+        if self.persistence.child is not None:
+            # An AOF rewrite: the save starts once it is reaped (_child_done).
+            log.info("No BGSAVE in progress, but another BG operation is active. "
+                     "BGSAVE for replication delayed")
             return
         self.start()
 

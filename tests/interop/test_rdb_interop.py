@@ -13,38 +13,27 @@ so a failure in the others is redisrepl's.
 import os
 import shutil
 
-import redis
 from twisted.internet import defer, utils
 from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 from tests.interop import rdb_dataset
 from tests.support.processes import start_daemon, start_redis_server
+from tests.support.tools import finished_loading, plain_client, require_tool
 from tests.support.waiting import wait_until
 
 DUMP = "interop.rdb"
 
 
-def _require(tool):
-    path = shutil.which(tool)
-    if path is None:
-        raise unittest.SkipTest(f"{tool} is not on PATH (apt-get install redis-server)")
-    return path
-
-
-def _client(port):
-    return redis.Redis(host="127.0.0.1", port=port, socket_timeout=120, protocol=2)
-
-
 def _build(port):
-    client = _client(port)
+    client = plain_client(port)
     rdb_dataset.build_dataset(client)
     return rdb_dataset.snapshot(client)
 
 
 def _save(port):
     """SAVE, then the dump's path."""
-    client = rdb_dataset.client_for(_client(port), 0)
+    client = rdb_dataset.client_for(plain_client(port), 0)
     client.execute_command("SAVE")
     return _dump_path(client)
 
@@ -57,23 +46,15 @@ def _dump_path(client):
 
 
 def _persistence(port):
-    return _client(port).info("persistence")
-
-
-def _loaded(port):
-    """True once the server answers and is no longer loading."""
-    try:
-        return _client(port).info("persistence")["loading"] == 0
-    except (redis.BusyLoadingError, redis.ConnectionError):
-        return False
+    return plain_client(port).info("persistence")
 
 
 class RdbInteropTests(unittest.TestCase):
     """Dumps between redisrepl and redis-server 7.0, both directions."""
 
     def setUp(self):
-        _require("redis-server")
-        self.check_rdb = _require("redis-check-rdb")
+        require_tool("redis-server")
+        self.check_rdb = require_tool("redis-check-rdb")
 
     def copy_dump(self, dump):
         """A copy of ``dump`` in a fresh directory (the servers must not
@@ -95,7 +76,7 @@ class RdbInteropTests(unittest.TestCase):
     def redis_server_on(self, directory):
         _, port = yield start_redis_server(
             self, extra=["--dir", directory, "--dbfilename", DUMP])
-        yield wait_until(lambda: _loaded(port), timeout=60, what="redis-server to load")
+        yield wait_until(lambda: finished_loading(port), timeout=60, what="redis-server to load")
         return port
 
     @defer.inlineCallbacks
@@ -103,7 +84,7 @@ class RdbInteropTests(unittest.TestCase):
         if directory is not None:
             config += f"dir {directory}\ndbfilename {DUMP}\n"
         _, port, _ = yield start_daemon(self, config_text=config + 'save ""\n')
-        yield wait_until(lambda: _loaded(port), timeout=120, what="redisrepl to load")
+        yield wait_until(lambda: finished_loading(port), timeout=120, what="redisrepl to load")
         return port
 
     @defer.inlineCallbacks
@@ -119,7 +100,7 @@ class RdbInteropTests(unittest.TestCase):
         (snapshot, dump path)."""
         before = yield deferToThread(_build, port)
         saves = _persistence(port)["rdb_saves"]
-        client = rdb_dataset.client_for(_client(port), 0)
+        client = rdb_dataset.client_for(plain_client(port), 0)
         self.assertEqual(client.execute_command("BGSAVE"), b"Background saving started")
         done = yield wait_until(
             lambda: (lambda info: info["rdb_bgsave_in_progress"] == 0 and
@@ -130,7 +111,7 @@ class RdbInteropTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def assert_holds(self, port, expected):
-        actual = yield deferToThread(lambda: rdb_dataset.snapshot(_client(port)))
+        actual = yield deferToThread(lambda: rdb_dataset.snapshot(plain_client(port)))
         found = rdb_dataset.differences(expected, actual)
         if found:
             self.fail("the loaded server holds different data:\n    " + "\n    ".join(found))

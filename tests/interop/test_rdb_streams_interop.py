@@ -10,7 +10,6 @@ travel inside the dumps.
 """
 
 import os
-import shutil
 import struct
 
 import redis
@@ -28,6 +27,7 @@ from redisrepl.resp.values import NULL_ARRAY, OK, Map
 from redisrepl.stream import SEQ_MASK
 from tests.support.ports import free_port
 from tests.support.processes import redis_server_argv, spawn, start_redis_server, wait_listening
+from tests.support.tools import finished_loading, require_tool
 from tests.support.waiting import wait_until
 from tests.unit.harness import Harness
 
@@ -85,13 +85,6 @@ FOLLOW_UP = [
 ]
 
 KEYS = ("s", "e", "g", "t")
-
-
-def _require(tool):
-    path = shutil.which(tool)
-    if path is None:
-        raise unittest.SkipTest(f"{tool} is not on PATH (apt-get install redis-server)")
-    return path
 
 
 def _client(port):
@@ -184,19 +177,12 @@ def _v1_payload(stream):
     return data + struct.pack("<Q", crc64(data))
 
 
-def _loaded(port):
-    try:
-        return _client(port).execute_command("INFO", "persistence").find(b"loading:0") >= 0
-    except (redis.BusyLoadingError, redis.ConnectionError):
-        return False
-
-
 class RdbStreamsInteropTests(unittest.TestCase):
     """Stream values between redisrepl's codec and redis-server 7.0."""
 
     def setUp(self):
-        _require("redis-server")
-        self.check_rdb = _require("redis-check-rdb")
+        require_tool("redis-server")
+        self.check_rdb = require_tool("redis-check-rdb")
 
     @defer.inlineCallbacks
     def real_server(self, extra=()):
@@ -265,7 +251,7 @@ class RdbStreamsInteropTests(unittest.TestCase):
             "--dbfilename", "ours.rdb", "--stream-node-max-entries", str(NODE_ENTRIES)]),
             cwd=workdir)
         yield wait_listening(child, port)
-        yield wait_until(lambda: _loaded(port), timeout=30, what="redis-server to load")
+        yield wait_until(lambda: finished_loading(port), timeout=30, what="redis-server to load")
         real = _client(port)
 
         def check():

@@ -1,5 +1,5 @@
 """A trial TestCase base for an in-process server that forks children
-(BGSAVE, full syncs): its own working directory (the dump goes there), and
+(BGSAVE, full syncs, AOF rewrites): its own working directory (the dump goes there), and
 no child left behind when a test ends, even a failing one."""
 
 import os
@@ -29,7 +29,10 @@ class ForkingServerCase(unittest.TestCase):
 
     @defer.inlineCallbacks
     def stop_child(self):
-        persistence = self.server.instance.persistence
+        instance = self.server.instance
+        persistence = instance.persistence
+        # An AOF rewrite child is killed and reaped at once (killAppendOnlyChild).
+        instance.aof.kill_rewrite_child()
         if persistence.bgsave_in_progress:
             persistence.kill_child()
             yield wait_until(lambda: not persistence.bgsave_in_progress, timeout=20,

@@ -711,3 +711,18 @@ def test_child_body_writes_the_framed_rdb(tmp_path):
     assert payload.startswith(head) and payload.endswith(mark)
     assert set(entries_of(payload[len(head):-40])) == {b"k", b"s"}
     os.close(fds.exit_read)
+
+
+def test_aof_rewrite_running_delays_the_replication_save(logged, monkeypatch):
+    """An AOF rewrite child: syncCommand's "another BG operation" line,
+    and the save for the replica starts once the rewrite is reaped."""
+    from redisrepl.persistence import aof_rewrite
+    s = disk()
+    monkeypatch.setattr(aof_rewrite, "child_pid", lambda: s.forker.started[-1])
+    s.srv("BGREWRITEAOF")
+    link = s.replica()
+    assert "No BGSAVE in progress, but another BG operation is active. BGSAVE for " \
+        "replication delayed" in logged
+    assert link.state == WAIT_BGSAVE and len(s.forker.started) == 1
+    s.reap()
+    assert len(s.forker.started) == 2 and link.state == SEND_BULK_WAIT
