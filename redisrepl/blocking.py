@@ -126,6 +126,12 @@ class Blocking:
         self._unblock(waiter, reply)
         return True
 
+    def unblock_all(self, reply):
+        """End every wait with ``reply`` (Redis's disconnectAllBlockedClients,
+        when a master becomes a replica)."""
+        for client in list(self.by_client):
+            self.unblock(client, reply)
+
     def _unblock(self, waiter, reply):
         self._forget(waiter)
         waiter.client.conn.unblocked(reply)

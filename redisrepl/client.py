@@ -20,7 +20,7 @@ class Client:
         "close_after_reply", "closed", "multi", "multi_error", "flags",
         "no_evict", "is_unix", "in_exec", "dirty_cas", "watching",
         "channels", "patterns",
-        "net_input_bytes", "net_output_bytes", "woff",
+        "net_input_bytes", "net_output_bytes", "woff", "is_master",
     )
 
     def __init__(self, server, conn, client_id, addr=b"", laddr=b"", fd=-1,
@@ -59,6 +59,9 @@ class Client:
         # The replication offset right after this client's last propagated
         # write: what WAIT waits for replicas to acknowledge (Redis's woff).
         self.woff = 0
+        # The master client of a replica (CLIENT_MASTER): its commands pass
+        # the read-only, MISCONF and pause gates, and get no replies.
+        self.is_master = False
 
     def is_local(self):
         """Redis's islocalClient: a unix socket, or 127.0.0.1 / ::1 exactly."""

@@ -2,7 +2,9 @@
 
 Checks in the order Redis's processCommand makes them (lookup and arity,
 authentication, MISCONF after a failed save, -NOREPLICAS while too few
-good replicas, -LOADING while the dataset loads, client pause), then the
+good replicas, -READONLY on a read-only replica, -MASTERDOWN on a replica
+with stale data, -LOADING while the dataset loads, client pause; our
+master's commands pass every data gate), then the
 handler, then propagation: if the handler changed the dataset
 (``server.dirty`` moved) its argv -- possibly rewritten by the handler
 through ``client.argv`` for determinism, or set to None to propagate
@@ -48,7 +50,7 @@ def call(client, argv):
         return _reject(client, cmd, errors.NOAUTH)
     if client.multi is not None and cmd.no_multi:
         return _reject(client, cmd, errors.NOT_IN_MULTI)
-    if server.write_denied is not None and (
+    if server.write_denied is not None and not client.is_master and (
             cmd.is_write or cmd.fullname == "ping" or _exec_of(client, cmd, "is_write")):
         # A failed background save stops writes (and PING, as Redis does).
         return _reject(client, cmd, server.write_denied)
@@ -56,12 +58,19 @@ def call(client, argv):
             cmd.is_write or _exec_of(client, cmd, "is_write")):
         # min-replicas-to-write: too few good replicas (replication/wait.py).
         return _reject(client, cmd, server.min_replicas_error)
+    if server.replica_read_only and not client.is_master and (
+            cmd.is_write or _exec_of(client, cmd, "is_write")):
+        return _reject(client, cmd, errors.READONLY)
     if client.resp == 2 and not cmd.pubsub_ok and client.subscribed:
         return _reject(client, cmd, errors.pubsub_context(cmd.fullname))
+    if server.stale_error is not None and (
+            not cmd.stale_ok or _exec_of(client, cmd, "stale_ok", False)):
+        # A replica whose master link is down, with replica-serve-stale-data no.
+        return _reject(client, cmd, server.stale_error)
     if server.loading and (not cmd.loading_ok or
                            _exec_of(client, cmd, "loading_ok", False)):
         return _reject(client, cmd, errors.LOADING)
-    if server.pause_end_ms and server.is_paused_for(cmd, client):
+    if server.pause_end_ms and not client.is_master and server.is_paused_for(cmd, client):
         return PAUSED
     if client.multi is not None and not cmd.multi_control:
         client.multi.append((cmd, argv))

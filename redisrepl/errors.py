@@ -96,3 +96,12 @@ MISCONF_RDB = ReplyError(
     "disabled, because this instance is configured to report errors during "
     "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
     "Please check the Redis logs for details about the RDB error.")
+
+# Replication gates (processCommand) and role changes.
+READONLY = ReplyError("READONLY You can't write against a read only replica.")
+MASTERDOWN = ReplyError(
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+UNBLOCKED_ROLE_CHANGE = ReplyError(
+    "UNBLOCKED force unblock from blocking operation, instance state changed "
+    "(master -> replica?)")
+NOMASTERLINK = ReplyError("NOMASTERLINK Can't SYNC while not connected with my master")

@@ -21,15 +21,30 @@ from redisrepl.persistence.manager import Persistence
 from redisrepl.propagation import ALL, Propagator
 from redisrepl.pubsub import PubSub
 from redisrepl.replication.master import ReplicationMaster
+from redisrepl.replication.replica import ReplicaRole
 from redisrepl.replication.wait import ReplicaGuarantees
 from redisrepl.slowlog import SlowLog
 from redisrepl.stats import StatsSampler
 
 log = Logger()
 
+# Why commands are paused (Redis's pause_purpose): CLIENT PAUSE's; FAILOVER
+# pauses as replication/failover.py's PAUSE_PURPOSE.
+PAUSE_BY_CLIENT = "client"
+
 
 def new_run_id():
     return os.urandom(20).hex().encode()
+
+
+def _connector_of(clock):
+    """How the replica dials its master: the reactor's connectTCP (a
+    MemoryReactorClock's in tests); None for a bare clock (it then never
+    connects)."""
+    connect = getattr(clock, "connectTCP", None)
+    if connect is None:
+        return None
+    return lambda host, port, factory, timeout: connect(host, port, factory, timeout=timeout)
 
 
 class Instance:
@@ -60,8 +75,9 @@ class Instance:
         self.errorstats = {}      # error code -> count
         self.tcp_port = config["port"]
         self.shutdown_hook = None  # set by the service: stops the daemon
-        self.pause_end_ms = 0     # CLIENT PAUSE
-        self.pause_all = False    # ALL (True) or WRITE (False)
+        self.pauses = {}          # purpose -> (end ms, ALL?): CLIENT PAUSE, FAILOVER
+        self.pause_end_ms = 0     # when the first pause in force ends (0: none)
+        self.pause_all = False    # some pause holds ALL commands (else WRITE)
         self.on_unpause = []      # connections waiting for the pause to end
         # What INFO reports before persistence and replication drive it: a
         # master that has not saved. Their modules own these fields.
@@ -97,6 +113,11 @@ class Instance:
         self.persistence = Persistence(self)
         # The master side of replication: stream, backlog, replica links.
         self.repl = ReplicationMaster(self)
+        # The replica side: following a master (redisrepl/replication/replica.py).
+        # It keeps the replica_read_only and stale_error gates current.
+        self.replica_read_only = False
+        self.stale_error = None
+        self.replica = ReplicaRole(self, _connector_of(clock))
         # WAIT and min-replicas-to-write (redisrepl/replication/wait.py).
         self.guarantees = ReplicaGuarantees(self, self.repl)
         self.aof = Aof(self)
@@ -140,11 +161,12 @@ class Instance:
     def rdb_save_info(self):
         """The repl-stream-db an RDB carries (persistence/snapshot.py asks),
         or None: no repl-* aux fields."""
+        if self.replica.active:
+            return self.replica.rdb_save_info()
         return self.repl.rdb_save_info()
 
     def role_name(self):
-        """b"master" until replication lands (issue 6 adds the replica role)."""
-        return b"master"
+        return b"slave" if self.replica.active else b"master"
 
     # -- stats -----------------------------------------------------------
 
@@ -243,24 +265,48 @@ class Instance:
         if not self.pause_end_ms:
             return False
         if self.now_ms() >= self.pause_end_ms:
-            self.unpause()
-            return False
+            self._expire_pauses()
+            if not self.pauses:
+                return False
         if self.pause_all or cmd.is_write or cmd.may_replicate:
             return True
         queued = client.multi if client is not None else None
         return bool(queued) and cmd.fullname == "exec" and any(
             c.is_write or c.may_replicate for c, _argv in queued)
 
-    def pause(self, until_ms, pause_all):
-        self.pause_end_ms = max(self.pause_end_ms, until_ms)
-        self.pause_all = pause_all or self.pause_all
+    def pause(self, until_ms, pause_all, purpose=PAUSE_BY_CLIENT):
+        """Hold writes (or everything, ``pause_all``) until ``until_ms`` for
+        ``purpose``: CLIENT PAUSE and FAILOVER pause apart, as Redis's
+        pause purposes, so ending one does not end the other."""
+        end, was_all = self.pauses.get(purpose, (0, False))
+        if purpose == PAUSE_BY_CLIENT:
+            # A later CLIENT PAUSE only extends, and never narrows ALL.
+            until_ms, pause_all = max(end, until_ms), pause_all or was_all
+        self.pauses[purpose] = (until_ms, pause_all)
+        self._pauses_changed()
 
-    def unpause(self):
-        self.pause_end_ms = 0
-        self.pause_all = False
-        waiting, self.on_unpause = self.on_unpause, []
-        for resume in waiting:
-            resume()
+    def unpause(self, purpose=PAUSE_BY_CLIENT):
+        self.pauses.pop(purpose, None)
+        self._pauses_changed()
+
+    def _expire_pauses(self):
+        now = self.now_ms()
+        for purpose, (end, _all) in list(self.pauses.items()):
+            if now >= end:
+                del self.pauses[purpose]
+        self._pauses_changed()
+
+    def _pauses_changed(self):
+        """What call() checks: pause_end_ms is the next moment a pause
+        ends (0: none in force), pause_all whether any holds ALL; held
+        clients go on once none is left."""
+        pauses = self.pauses.values()
+        self.pause_end_ms = min((end for end, _all in pauses), default=0)
+        self.pause_all = any(pause_all for _end, pause_all in pauses)
+        if not self.pauses:
+            waiting, self.on_unpause = self.on_unpause, []
+            for resume in waiting:
+                resume()
 
     # -- cron ------------------------------------------------------------
 
@@ -275,10 +321,11 @@ class Instance:
         self.keyspace.active_expire_cycle(0.25 / hz, time.perf_counter)
         self.expire_cycle_time_used += (time.perf_counter_ns() - start) // 1000
         if self.pause_end_ms and self.now_ms() >= self.pause_end_ms:
-            self.unpause()
+            self._expire_pauses()
         self.persistence.cron()
         # Replication's cron runs once a second, as Redis's replicationCron.
         if self._cron_loops % max(1, hz) == 0:
+            self.replica.cron()
             self.repl.cron()
             self.guarantees.cron()
         self._cron_loops += 1

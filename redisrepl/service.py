@@ -71,6 +71,10 @@ class RedisService(MultiService):
         self.reactor = reactor
         self.server = Instance(config, reactor)
         self.server.shutdown_hook = self.shutdown
+        if config["replicaof"] is not None:
+            # A replica from the start (its log lines say S; its load keeps
+            # the expired keys of its dump); it dials once the data is loaded.
+            self.server.replica.become_replica(*config["replicaof"])
         self.factory = RedisServerFactory(self.server)
         self.listeners = ListenerService(self.server, self.factory, reactor)
         self.listeners.setServiceParent(self)
@@ -93,7 +97,10 @@ class RedisService(MultiService):
         # the daemon logs in Redis's format, honouring logfile and loglevel.
         MultiService.setServiceParent(self, parent)
         if hasattr(parent, "setComponent"):
-            self.log_observer = RedisLogObserver(self.config, os.getpid())
+            server = self.server
+            self.log_observer = RedisLogObserver(
+                self.config, os.getpid(),
+                role_mark=lambda: "S" if server.replica.active else "M")
             parent.setComponent(ILogObserver, self.log_observer)
             self.handle_signals = True
 
@@ -126,8 +133,11 @@ class RedisService(MultiService):
         d.addCallbacks(self._loaded, self._load_failed)
 
     def _loaded(self, _loaded):
+        replica = self.server.replica
+        replica.loaded_at_startup(self.server.rdb_loaded_repl)
         self.server.aof.open_at_startup()   # aofOpenIfNeededOnServerStart
         self._announce_ready()
+        replica.start()
 
     def _load_failed(self, failure):
         # The reason and offset are logged; as Redis, give up at once.
@@ -151,6 +161,7 @@ class RedisService(MultiService):
     def stopService(self):
         if not self._shutdown_prepared:
             log.warn("User requested shutdown...")  # noqa: G010
+        self.server.replica.stop()
         d = MultiService.stopService(self)
         self._remove_pidfile()
         log.info("redisrepl is now ready to exit, bye bye...")

@@ -8,6 +8,7 @@ from redisrepl.commands import (  # noqa: F401
     connection,
     dump,
     expire,
+    failover,
     hashes,
     hyperloglog,
     info,
@@ -34,7 +35,7 @@ from redisrepl.commands import (  # noqa: F401
     zsets_ranges,
 )
 
-ALL_MODULES = (bits, blocking_lists, clients, connection, dump, expire, hashes,
+ALL_MODULES = (bits, blocking_lists, clients, connection, dump, expire, failover, hashes,
                hyperloglog, info, introspection, keys, monitor, lists, persistence, pubsub,
                replication, server, sets, sort, streams, stream_groups, stream_info,
                stream_read, strings, transactions, wait, zsets,

@@ -328,7 +328,10 @@ def _kbps(metric):
 
 
 def _replication(server):
-    return ["role:" + server.role_name().decode()] + server.repl.info_fields()
+    lines = ["role:" + server.role_name().decode()]
+    if server.replica.active:
+        lines += server.replica.info_fields()
+    return lines + server.repl.info_fields()
 
 
 def _cpu(server):

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
 
+from redisrepl.ctext import atoll
 from redisrepl.resp.encoder import encode_command
 
 RUN_ID_SIZE = 40  # CONFIG_RUN_ID_SIZE: a replication id is 40 hex characters
@@ -163,15 +164,20 @@ class Handshake:
     ``masterauth`` / ``masteruser``: AUTH [user] pass, only with a masterauth.
     ``announce_ip``: replica-announce-ip, or None to skip REPLCONF ip-address.
     ``cached``: a CachedMaster to try a partial resync from, or None (PSYNC ? -1).
+    ``failover``: this is a master handing over with FAILOVER: PSYNC carries
+    FAILOVER (the target promotes itself), and any answer but +FULLRESYNC /
+    +CONTINUE fails the attempt (no SYNC fallback: the failover aborts).
     """
 
     def __init__(self, listening_port, masterauth=None, masteruser=None,
-                 announce_ip=None, cached=None):
+                 announce_ip=None, cached=None, failover=False):
         self.listening_port = int(listening_port)
         self.masterauth = _as_bytes(masterauth) or None
         self.masteruser = _as_bytes(masteruser) or None
         self.announce_ip = _as_bytes(announce_ip) or None
         self.cached = cached
+        self.failover = failover
+        self.psync_sent = False   # PSYNC went out: its answer decides a failover
         self.state = ReplState.CONNECTING
 
     # -- what the caller reports --
@@ -273,7 +279,9 @@ class Handshake:
             replid, offset = self.cached.replid, b"%d" % (self.cached.offset + 1)
             events.append(Log("notice", "Trying a partial resynchronization "
                                         f"(request {_text(replid)}:{_text(offset)})."))
-        events.append(Send(encode_command([b"PSYNC", replid, offset])))
+        psync = [b"PSYNC", replid, offset] + ([b"FAILOVER"] if self.failover else [])
+        events.append(Send(encode_command(psync)))
+        self.psync_sent = True
         self.state = ReplState.RECEIVE_PSYNC_REPLY
         return events
 
@@ -292,6 +300,10 @@ class Handshake:
                                    f"(reply: {_text(line)})")
         else:
             reason = Log("warning", f"Unexpected reply to PSYNC from master: {_text(line)}")
+        if self.failover:
+            # Redis's syncWithMaster aborts the failover before any SYNC.
+            self.state = ReplState.CONNECT
+            return [reason, Failed(reason.message)]
         self.state = ReplState.TRANSFER
         return [reason, Log("notice", "Retrying with SYNC..."), Send(b"SYNC\r\n"),
                 Legacy(reason.message)]
@@ -302,7 +314,7 @@ class Handshake:
         if len(parts) < 3 or len(parts[1]) != RUN_ID_SIZE:
             return [Log("warning", "Master replied with wrong +FULLRESYNC syntax."),
                     FullResync(None, -1)]
-        replid, offset = parts[1], _strtoll(parts[2])
+        replid, offset = parts[1], atoll(parts[2])
         return [Log("notice", f"Full resync from master: {_text(replid)}:{offset}"),
                 FullResync(replid, offset)]
 
@@ -311,7 +323,8 @@ class Handshake:
         events = [Log("notice", "Successful partial resynchronization with master.")]
         new_replid = _continue_replid(line)
         if new_replid is not None and new_replid != self.cached.replid:
-            events.append(Log("notice", f"Master replication ID changed to {_text(new_replid)}"))
+            events.append(Log("warning",
+                              f"Master replication ID changed to {_text(new_replid)}"))
         else:
             new_replid = None
         events.append(Log("notice", "MASTER <-> REPLICA sync: Master accepted a "
@@ -372,18 +385,6 @@ def _continue_replid(line):
     if end - 10 != RUN_ID_SIZE:
         return None
     return line[10:end]
-
-
-def _strtoll(data):
-    """C strtoll(..., 10): leading blanks, a sign, digits; 0 without digits."""
-    data = data.lstrip(b" \t\n\v\f\r")
-    sign = 1
-    if data[:1] in (b"+", b"-"):
-        sign = -1 if data[:1] == b"-" else 1
-        data = data[1:]
-    digits = len(data) - len(data.lstrip(b"0123456789"))
-    value = sign * int(data[:digits]) if digits else 0
-    return max(-(1 << 63), min(value, (1 << 63) - 1))
 
 
 def _as_bytes(value):

@@ -22,6 +22,12 @@ Theory of operation:
 - **cron** (once a second): PING every repl-ping-replica-period, "\\n" to
   links waiting for their save, repl-timeout for online links, the backlog
   ttl, then the full-sync cron (pending diskless saves).
+- **On a replica** (``proxying``), the stream is not made here: the replica
+  side (replica.py) feeds the bytes it applied from its own master, verbatim,
+  so the whole chain shares one replid and one offset. The propagator's ops
+  then reach the AOF only; no PING goes into the stream (it would move the
+  offset away from our master's) and the backlog is never freed by ttl
+  (Redis's replicationFeedSlaves and replicationCron do the same).
 """
 
 from twisted.logger import Logger
@@ -29,6 +35,7 @@ from twisted.logger import Logger
 from redisrepl.propagation import REPL, CommandStream
 from redisrepl.replication import psync
 from redisrepl.replication.backlog import Backlog
+from redisrepl.replication.failover import Failover
 from redisrepl.replication.fullsync import FullSync
 from redisrepl.replication.link import INFO_STATE, ONLINE, WAIT_BGSAVE, ReplicaLink
 from redisrepl.resp.encoder import encode_command
@@ -54,6 +61,10 @@ class ReplicationMaster:
         self._cron_loops = 0
         self._ack_requested = False
         self.fullsync = fullsync if fullsync is not None else FullSync(self)
+        # FAILOVER: pauses writes and hands the master role to a replica.
+        self.failover = Failover(instance)
+        # True while this server is a replica: the stream is its master's.
+        self.proxying = False
         self.config.watch("repl-backlog-size", self._resize_backlog)
         # (hard, soft, soft seconds) for replicas, read on every stream write.
         self.obuf_limits = self.config["client-output-buffer-limit"]["replica"]
@@ -93,12 +104,48 @@ class ReplicationMaster:
         instance.replid = _new_replid()
         instance.replid2 = _NO_REPLID2
         instance.second_repl_offset = -1
-        self.backlog = Backlog(self.config["repl-backlog-size"], instance.master_repl_offset)
-        self.stream.force_select()
-        instance.propagator.add(self.stream)
+        self.ensure_backlog()
         log.info("Replication backlog created, my new replication IDs are "
                  "'{replid}' and '{replid2}'", replid=instance.replid.decode(),
                  replid2=instance.replid2.decode())
+
+    def ensure_backlog(self):
+        """A backlog from the current offset if there is none, the ids kept
+        (Redis's createReplicationBacklog): a restarted master keeping its
+        history, a replica that synced."""
+        if self.backlog is None:
+            self.backlog = Backlog(self.config["repl-backlog-size"],
+                                   self.instance.master_repl_offset)
+            self._consume_propagation()
+
+    def reset_backlog(self):
+        """An empty backlog from the current offset: a replica's full sync
+        replaced its history (Redis frees and creates it)."""
+        self.backlog = None
+        self.ensure_backlog()
+
+    def set_proxying(self, proxying):
+        """This server became a replica (True) or a master (False)."""
+        self.proxying = proxying
+        self._consume_propagation()
+
+    def _consume_propagation(self):
+        """The stream takes the propagator's ops exactly while there is a
+        backlog and this server is a master."""
+        consumers = self.instance.propagator.consumers
+        wanted = self.backlog is not None and not self.proxying
+        if wanted and self.stream not in consumers:
+            # The reader's db is unknown: SELECT before the next op.
+            self.stream.force_select()
+            consumers.append(self.stream)
+        elif not wanted and self.stream in consumers:
+            consumers.remove(self.stream)
+
+    def disconnect_replicas(self, reason):
+        """Drop every replica (Redis's disconnectSlaves): our history
+        changed, they must ask again (PSYNC tells them the new id)."""
+        for link in list(self.links):
+            link.drop(reason)
 
     def _free_backlog(self):
         instance = self.instance
@@ -108,7 +155,7 @@ class ReplicationMaster:
         instance.replid2 = _NO_REPLID2
         instance.second_repl_offset = -1
         self.backlog = None
-        instance.propagator.remove(self.stream)
+        self._consume_propagation()
 
     def _set_obuf_limits(self, old, new):
         self.obuf_limits = new["replica"]
@@ -254,7 +301,10 @@ class ReplicationMaster:
     def cron(self):
         """Once a second (Redis's replicationCron, master half)."""
         config = self.config
-        if self.links and self._cron_loops % config["repl-ping-replica-period"] == 0:
+        # No PING while a FAILOVER with a TIMEOUT waits for the offset to
+        # be reached (Redis's manual_failover_in_progress).
+        if self.links and not self.proxying and not self.failover.end_time_ms \
+                and self._cron_loops % config["repl-ping-replica-period"] == 0:
             # Lets replicas time out a master whose TCP link looks alive.
             self.feed(_PING)
         for link in list(self.links):
@@ -270,7 +320,7 @@ class ReplicationMaster:
             elif not link.dropped:
                 link.check_output_limits()
         ttl = config["repl-backlog-ttl"]
-        if not self.links and ttl and self.backlog is not None \
+        if not self.links and ttl and self.backlog is not None and not self.proxying \
                 and self.instance.clock.seconds() - self.no_replicas_since > ttl:
             self._free_backlog()
             log.info("Replication backlog freed after {ttl} seconds without connected "
@@ -296,7 +346,7 @@ class ReplicationMaster:
                 f"state={INFO_STATE[link.state]},offset={link.ack_offset},lag={lag}")
         backlog = self.backlog
         lines += [
-            "master_failover_state:no-failover",
+            "master_failover_state:" + self.failover.state,
             "master_replid:" + instance.replid.decode(),
             "master_replid2:" + instance.replid2.decode(),
             f"master_repl_offset:{instance.master_repl_offset}",

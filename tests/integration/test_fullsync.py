@@ -9,7 +9,6 @@ cwd is the server's ``dir``).
 """
 
 import os
-import shutil
 
 from twisted.internet import defer, endpoints
 from twisted.internet.protocol import Protocol
@@ -21,6 +20,7 @@ from tests.support import rawclient, wire
 from tests.support.forking import ForkingServerCase
 from tests.support.inprocess import start_server
 from tests.support.processes import start_redis_server
+from tests.support.tools import require_tool
 from tests.support.waiting import wait_until
 
 MARK_SIZE = 40
@@ -276,16 +276,11 @@ class FullSyncTests(ForkingServerCase):
         self.assertEqual(instance.total_forks, 2)
 
 
-def _require_redis():
-    if shutil.which("redis-server") is None:
-        raise unittest.SkipTest("redis-server is not on PATH")
-
-
 class RealReplicaTests(unittest.TestCase):
     """redis-server 7.0 as a replica of an in-process redisrepl."""
 
     def setUp(self):
-        _require_redis()
+        require_tool()
         self.workdir = os.path.abspath(self.mktemp())
         os.makedirs(self.workdir)
         self.addCleanup(os.chdir, os.getcwd())

@@ -12,32 +12,12 @@ import os
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
-from redisrepl.persistence.snapshot import snapshot_of
 from tests.support import rawclient
+from tests.support.inline_sync import InlineFullSync
 from tests.support.inprocess import start_server
 from tests.support.processes import start_redis_server
 from tests.support.waiting import wait_until
 from tests.support.wire import encode_command as resp
-
-
-class InlineFullSync:
-    """Serves a full resync at once: +FULLRESYNC, $<len> and the RDB."""
-
-    def __init__(self, instance):
-        self.instance = instance
-
-    def want(self, link):
-        link.begin_full_sync(self.instance.master_repl_offset)
-        rdb = b"".join(snapshot_of(self.instance).chunks())
-        # In order with the +FULLRESYNC the PSYNC's batch is still gathering.
-        link.send_status(b"$%d\r\n" % len(rdb) + rdb)
-        link.payload_done()
-
-    def link_lost(self, link):
-        pass
-
-    def cron(self):
-        pass
 
 
 def info(raw):

@@ -11,7 +11,6 @@ tests/interop/replication_workload.py.
 """
 
 import re
-import shutil
 import signal
 
 from twisted.internet import defer
@@ -19,6 +18,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 from tests.interop import replication_workload as rw
+from tests.support.tools import require_tool
 from tests.support.waiting import wait_until
 
 BIG_BACKLOG = "100mb"
@@ -27,11 +27,6 @@ FULL_LINE = "Full resync from master"
 STREAMED_LINE = "receiving streamed RDB from master"
 BUFFER_LIMIT_LINE = "for overcoming of output buffer limits"
 FULLRESYNC = re.compile(rb"^\+FULLRESYNC [0-9a-f]{40} \d+$")
-
-
-def _require_redis():
-    if shutil.which("redis-server") is None:
-        raise unittest.SkipTest("redis-server is not on PATH (apt-get install redis-server)")
 
 
 def _cut_link(replica_port, delay):
@@ -65,7 +60,7 @@ class ReplicationInteropMixin:
     timeout = 300
 
     def setUp(self):
-        _require_redis()
+        require_tool()
 
     # -- plumbing ---------------------------------------------------------------
 

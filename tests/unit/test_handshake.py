@@ -206,7 +206,7 @@ def test_continue_new_id():
     hs = to_psync(Handshake(1, cached=CachedMaster(ID_A, 10)))
     out = hs.reply(b"+CONTINUE " + ID_B)
     assert acts(out) == [Continue(ID_B)]
-    assert ("notice", f"Master replication ID changed to {ID_B.decode()}") in logs(out)
+    assert ("warning", f"Master replication ID changed to {ID_B.decode()}") in logs(out)
 
 
 def test_empty_line_while_waiting_for_psync_is_a_keepalive():
