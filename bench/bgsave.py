@@ -41,7 +41,7 @@ import hiredis
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.redis_benchmark import both_servers  # noqa: E402
+from bench.redis_benchmark import both_servers, print_ratio_table  # noqa: E402
 from tests.support.wire import encode_command  # noqa: E402
 
 MSET_BATCH = 1000           # keys per MSET
@@ -230,20 +230,7 @@ def compare(servers, keys, probe_kind, rounds):
 
 def print_table(results, markdown):
     """One row a metric."""
-    theirs, ours = results["redis-server"], results["redisrepl"]
-    metrics = list(theirs)
-    if markdown:
-        print("| metric | redis-server | redisrepl | redisrepl / redis |")
-        print("|---|---:|---:|---:|")
-    else:
-        print(f"{'metric':<32} {'redis-server':>14} {'redisrepl':>14} {'ratio':>8}")
-    for name in metrics:
-        a, b = theirs.get(name), ours.get(name)
-        cells = [f"{a:.2f}", f"{b:.2f}", f"{b / a:.1f}x" if a else "-"]
-        if markdown:
-            print(f"| {name} | " + " | ".join(cells) + " |")
-        else:
-            print(f"{name:<32} {cells[0]:>14} {cells[1]:>14} {cells[2]:>8}")
+    print_ratio_table(results["redis-server"], results["redisrepl"], markdown)
 
 
 def main(argv=None):

@@ -164,6 +164,26 @@ def print_results(results, markdown):
 
 
 @contextlib.contextmanager
+def print_ratio_table(theirs, ours, markdown, what=""):
+    """One row a metric: redis-server's value, redisrepl's, and their ratio
+    (redisrepl / redis). ``what`` names the columns' servers in markdown
+    (" master", " replica")."""
+    if markdown:
+        print(f"| metric | redis-server{what} | redisrepl{what} | redisrepl / redis |")
+        print("|---|---:|---:|---:|")
+    else:
+        print(f"{'metric':<38} {'redis-server':>13} {'redisrepl':>13} {'ratio':>8}")
+    for name, a in theirs.items():
+        b = ours.get(name)
+        if b is None:
+            continue
+        cells = [f"{a:.2f}", f"{b:.2f}", f"{b / a:.2f}x" if a else "-"]
+        if markdown:
+            print(f"| {name} | " + " | ".join(cells) + " |")
+        else:
+            print(f"{name:<38} {cells[0]:>13} {cells[1]:>13} {cells[2]:>8}")
+
+
 def both_servers(workdir, reactor="epoll"):
     """redis-server and redisrepl side by side, each in its own folder of
     ``workdir``: yields {name: (port, folder)}; both stop at the end."""

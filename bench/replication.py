@@ -42,7 +42,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.bgsave import Connection, Probe, populate  # noqa: E402
-from bench.redis_benchmark import both_servers  # noqa: E402
+from bench.redis_benchmark import both_servers, print_ratio_table  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     redis_server_argv,
@@ -220,20 +220,7 @@ def compare(masters, keys, modes, rounds, workdir, load_test, clients):
 def print_table(mode, results, markdown):
     theirs, ours = results["redis-server"], results["redisrepl"]
     print(f"\n{mode} sync")
-    if markdown:
-        print("| metric | redis-server master | redisrepl master | redisrepl / redis |")
-        print("|---|---:|---:|---:|")
-    else:
-        print(f"{'metric':<32} {'redis-server':>14} {'redisrepl':>14} {'ratio':>8}")
-    for name in theirs:
-        a, b = theirs.get(name), ours.get(name)
-        if b is None:
-            continue
-        cells = [f"{a:.2f}", f"{b:.2f}", f"{b / a:.2f}x" if a else "-"]
-        if markdown:
-            print(f"| {name} | " + " | ".join(cells) + " |")
-        else:
-            print(f"{name:<32} {cells[0]:>14} {cells[1]:>14} {cells[2]:>8}")
+    print_ratio_table(theirs, ours, markdown, " master")
     kept = ours["during / steady (%)"] / 100
     print(f"redisrepl keeps {kept:.0%} of its steady request rate during the sync "
           f"(target {TARGET:.0%}){'' if kept >= TARGET else '  BELOW TARGET'}")
