@@ -107,13 +107,16 @@ def client_info_line(client, caller):
         b"id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d "
         b"sub=%d psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=0 argv-mem=%d "
         b"multi-mem=%d rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=%d events=r "
-        b"cmd=%s user=default redir=-1 resp=%d" % (
+        b"cmd=%s user=%s redir=-1 resp=%d" % (
             client.id, client.addr, client.laddr, client.fd, client.name,
             now_s - client.created_ms // 1000,
             now_s - client.last_interaction_ms // 1000,
             flags_string(client).encode(), client.db.id, sub, psub, ssub,
             multi, qbuf, argv_mem, multi_mem, qbuf + argv_mem + multi_mem,
             last.fullname.encode() if last is not None else b"NULL",
+            # A replica's master client runs as no user at all (Redis's
+            # NULL user, shown so).
+            b"(superuser)" if client.is_master else b"default",
             client.resp))
 
 

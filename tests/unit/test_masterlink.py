@@ -372,6 +372,15 @@ def up(rep):
     return rep, wire
 
 
+def test_master_client_is_listed_as_redis_lists_it(up):
+    """CLIENT LIST shows the master client with flags M, the stream's db and
+    user=(superuser); CLIENT KILL TYPE master finds it."""
+    rep, wire = up
+    line = next(entry for entry in rep("CLIENT", "LIST").split(b"\n") if b"flags=M" in entry)
+    assert b" db=0 " in line and b" user=(superuser) " in line
+    assert rep("CLIENT", "KILL", "TYPE", "master") == 1
+
+
 def test_stream_commands_apply_with_no_replies_and_exact_offsets(up):
     """Every command applies through the engine, nothing is written back,
     the offset moves by each command's bytes, even split mid-command."""
