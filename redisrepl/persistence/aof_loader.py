@@ -119,7 +119,7 @@ def read_manifest(instance):
             log.warn("Reading the manifest file, at line {linenum}\n",  # noqa: G010
                      linenum=error.linenum)
             log.warn(">>> '{line}'\n", line=error.line)  # noqa: G010
-        log.warn("{message}\n", message=error.message)  # noqa: G010
+        log.warn("{reason}\n", reason=error.message)  # noqa: G010
         raise AofLoadError(AOF_FAILED, error.message) from error
     except OSError as error:
         path = os.path.join(dirname, manifest_name(filename))
