@@ -79,8 +79,9 @@ class ReplState(IntEnum):
     CONNECTED = 12            # link up: applying the master's command stream
 
 
-# ROLE's word for each state outside the handshake (roleCommand).
-_ROLE_WORDS = {
+# ROLE's word for each state outside the handshake (roleCommand); the
+# replica role uses it for states it holds between connections.
+ROLE_WORDS = {
     ReplState.NONE: "none",
     ReplState.CONNECT: "connect",
     ReplState.CONNECTING: "connecting",
@@ -235,7 +236,7 @@ class Handshake:
         """The word ROLE shows for this state (any handshake state: "handshake")."""
         if self.in_handshake:
             return "handshake"
-        return _ROLE_WORDS[self.state]
+        return ROLE_WORDS[self.state]
 
     def describe(self):
         """For logs and INFO: e.g. ``handshake (RECEIVE_PSYNC_REPLY)``."""

@@ -100,15 +100,15 @@ class MasterLink(Protocol):
         if self.transport is not None:
             self.transport.abortConnection()
 
-    def send(self, data):
-        """Bytes to the master (ACKs, keepalives); also the master client's
-        ``conn.send``: replies to the master are swallowed (none is sent)."""
-
     def write(self, data):
+        """Bytes to the master (ACKs, keepalives, the handshake)."""
         if self.phase != CLOSED:
             self.transport.write(data)
 
     # -- the Client's conn interface (the master client) -------------------------
+
+    def send(self, data):
+        """A reply to the master client: swallowed, a replica answers nothing."""
 
     def close(self):
         self.abort()

@@ -43,8 +43,8 @@ the master while a dataset loads.
 from twisted.logger import Logger
 
 from redisrepl import errors
-from redisrepl.replication.handshake import CachedMaster, Handshake, ReplState
-from redisrepl.replication.masterlink import LOADING, PAYLOAD, STREAM, MasterLinkFactory
+from redisrepl.replication.handshake import ROLE_WORDS, CachedMaster, Handshake, ReplState
+from redisrepl.replication.masterlink import HANDSHAKE, LOADING, PAYLOAD, STREAM, MasterLinkFactory
 
 log = Logger()
 
@@ -65,7 +65,6 @@ class ReplicaRole:
         self.stream_db = 0            # the db the master's stream has selected
         self.last_io = 0              # clock seconds of the master's last byte
         self.down_since = 0           # repl_down_since (0: never up, or up)
-        self.transfer_started_at = 0
         # How to dial: fn(host, port, factory, timeout) -> connector; the
         # service gives the reactor's connectTCP.
         self.connect_tcp = connect_tcp
@@ -84,7 +83,7 @@ class ReplicaRole:
     def repl_state(self):
         """Redis's repl_state, the handshake's states included."""
         link = self.link
-        if link is not None and link.phase == "handshake":
+        if link is not None and link.phase == HANDSHAKE:
             return link.handshake.state
         return self.state
 
@@ -250,7 +249,6 @@ class ReplicaRole:
 
     def transfer_started(self, link):
         self._set_state(ReplState.TRANSFER)
-        self.transfer_started_at = self.instance.clock.seconds()
         if link.sync_replid is None:
             # No id to resume from after this sync (Redis blanks it).
             self.has_history = False
@@ -322,7 +320,7 @@ class ReplicaRole:
         link = self.link
         if link is None:
             return
-        if link.phase == "handshake" and now - self.last_io > timeout:
+        if link.phase == HANDSHAKE and now - self.last_io > timeout:
             link.abort("Timeout connecting to the MASTER...")
         elif link.phase == PAYLOAD and now - self.last_io > timeout:
             link.abort("Timeout receiving bulk data from MASTER... If the problem persists "
@@ -416,13 +414,10 @@ class ReplicaRole:
         """ROLE on a replica."""
         link = self.link
         client = link.client if link is not None else None
-        state = self.repl_state
-        if link is not None and link.phase == "handshake":
+        if link is not None and link.phase == HANDSHAKE:
             word = link.handshake.role_state
         else:
-            word = {ReplState.NONE: "none", ReplState.CONNECT: "connect",
-                    ReplState.CONNECTING: "connecting", ReplState.TRANSFER: "sync",
-                    ReplState.CONNECTED: "connected"}.get(state, "unknown")
+            word = ROLE_WORDS.get(self.state, "unknown")
         offset = self.instance.master_repl_offset if client is not None else -1
         return [b"slave", self.host.encode(), self.port, word.encode(), offset]
 
