@@ -627,6 +627,22 @@ def test_applied_stream_is_proxied_verbatim_to_sub_replicas(up):
     assert client.conn.transport.value() == data + resp(b"EXEC")
 
 
+def test_sub_replicas_get_no_pings_or_newlines_while_our_link_is_down(up):
+    """With our master gone, nothing goes into the stream to sub-replicas:
+    no PING (it would move the offset off our master's) and no newline (a
+    real 7.0 replica counts one in its offset once the next command comes:
+    checked by hand, 100 + a 27-byte SET + "\\n" gave 128)."""
+    rep, wire = up
+    client = sub_replica(rep)
+    wire.master_closes()
+    rep.server.config.set_many([(b"repl-ping-replica-period", b"1")])
+    for _ in range(15):
+        rep.clock.advance(1)
+        rep.server.cron()
+    assert client.conn.transport.value() == b""
+    assert rep.role.link is None or rep.role.link.phase != "stream"
+
+
 def test_replicaof_no_one_shifts_ids_and_drops_sub_replicas(up, logged):
     """Promotion: replid2 = the old replid valid up to offset+1, a new replid,
     sub-replicas dropped (they come back with +CONTINUE <newid>)."""
