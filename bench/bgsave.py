@@ -63,11 +63,16 @@ class Connection:
         self.sock.sendall(b"".join(encode_command(c) for c in commands))
 
     def read(self):
+        reply = self.read_reply()
+        if isinstance(reply, hiredis.ReplyError):
+            raise RuntimeError(f"server error: {reply}")
+        return reply
+
+    def read_reply(self):
+        """One reply, an error reply returned as a value."""
         while True:
             reply = self.reader.gets()
             if reply is not False:
-                if isinstance(reply, hiredis.ReplyError):
-                    raise RuntimeError(f"server error: {reply}")
                 return reply
             data = self.sock.recv(1 << 16)
             if not data:

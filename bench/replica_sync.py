@@ -95,23 +95,11 @@ class Poller(threading.Thread):
             while not self.stopping.is_set():
                 sent = time.monotonic()
                 conn.send(request)
-                reply = self._read()
+                reply = conn.read_reply()   # -LOADING is data here
                 replies.append((sent, time.monotonic(), _kind(reply)))
                 time.sleep(POLL_PAUSE)
         except Exception as error:     # reported by the caller
             self.error = error
-
-    def _read(self):
-        """One reply, errors included (Connection.read raises on them)."""
-        conn = self.conn
-        while True:
-            reply = conn.reader.gets()
-            if reply is not False:
-                return reply
-            data = conn.sock.recv(1 << 16)
-            if not data:
-                raise RuntimeError("the replica closed the poller's connection")
-            conn.reader.feed(data)
 
     def stop(self):
         self.stopping.set()

@@ -101,7 +101,7 @@ class ReplicationMaster:
     def _create_backlog(self):
         instance = self.instance
         # No valid history before it: a new replid, no replid2.
-        instance.replid = _new_replid()
+        instance.replid = new_replid()
         instance.replid2 = _NO_REPLID2
         instance.second_repl_offset = -1
         self.ensure_backlog()
@@ -151,7 +151,7 @@ class ReplicationMaster:
         instance = self.instance
         # Writes will no longer move the offset: the old id must not be
         # resumable (Redis's comment in replicationCron explains the case).
-        instance.replid = _new_replid()
+        instance.replid = new_replid()
         instance.replid2 = _NO_REPLID2
         instance.second_repl_offset = -1
         self.backlog = None
@@ -365,7 +365,7 @@ class ReplicationMaster:
         return [b"master", self.instance.master_repl_offset, replicas]
 
 
-def _new_replid():
+def new_replid():
     # Imported late: instance.py imports this module.
     from redisrepl.instance import new_run_id
     return new_run_id()

@@ -179,7 +179,6 @@ class MasterLink(Protocol):
                 self.role.partial_resync(self, event.new_replid)
                 self._start_stream()
             elif kind in (hs.RetryLater, hs.Failed):
-                self.phase = CLOSED if self.transport is None else self.phase
                 self.abort()
                 if self.handshake.psync_sent:
                     self.role.psync_refused()

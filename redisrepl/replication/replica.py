@@ -44,7 +44,10 @@ from twisted.logger import Logger
 
 from redisrepl import errors
 from redisrepl.replication.handshake import ROLE_WORDS, CachedMaster, Handshake, ReplState
+from redisrepl.replication.master import new_replid
 from redisrepl.replication.masterlink import HANDSHAKE, LOADING, PAYLOAD, STREAM, MasterLinkFactory
+from redisrepl.server.factory import format_address
+from redisrepl.server.protocol import transport_fd
 
 log = Logger()
 
@@ -150,7 +153,11 @@ class ReplicaRole:
         self.config.assign("replicaof", None)
         self._drop_link()
         instance = self.instance
-        self._shift_replid()
+        self._shift_replid(new_replid())
+        log.info("Setting secondary replication ID to {replid2}, valid up to offset: "
+                 "{offset}. New replication ID is {replid}",
+                 replid2=instance.replid2.decode(), offset=instance.second_repl_offset,
+                 replid=instance.replid.decode())
         instance.repl.disconnect_replicas(None)
         instance.keyspace.is_replica = False
         instance.repl.set_proxying(False)
@@ -160,16 +167,13 @@ class ReplicaRole:
         self._set_state(ReplState.NONE)
         instance.guarantees.refresh()
 
-    def _shift_replid(self):
-        """shiftReplicationId: our id becomes replid2, valid up to here."""
+    def _shift_replid(self, new_id):
+        """shiftReplicationId: our id becomes replid2, valid up to here, and
+        ``new_id`` our id."""
         instance = self.instance
         instance.replid2 = instance.replid
         instance.second_repl_offset = instance.master_repl_offset + 1
-        instance.replid = _new_replid()
-        log.info("Setting secondary replication ID to {replid2}, valid up to offset: "
-                 "{offset}. New replication ID is {replid}",
-                 replid2=instance.replid2.decode(), offset=instance.second_repl_offset,
-                 replid=instance.replid.decode())
+        instance.replid = new_id
 
     def _dial(self):
         log.info("Connecting to MASTER {host}:{port}", host=self.host, port=self.port)
@@ -254,13 +258,11 @@ class ReplicaRole:
             self.has_history = False
         self.instance.repl.failover.psync_accepted()
 
-    def partial_resync(self, link, new_replid):
+    def partial_resync(self, link, new_id):
         """+CONTINUE: the stream resumes where our offset is."""
         instance = self.instance
-        if new_replid is not None:
-            instance.replid2 = instance.replid
-            instance.second_repl_offset = instance.master_repl_offset + 1
-            instance.replid = new_replid
+        if new_id is not None:
+            self._shift_replid(new_id)
             instance.repl.disconnect_replicas(None)
         instance.repl.ensure_backlog()
         self._up()
@@ -271,7 +273,7 @@ class ReplicaRole:
         instance = self.instance
         # Our replicas hold the history we just dropped.
         instance.repl.disconnect_replicas(None)
-        instance.replid = replid if replid is not None else _new_replid()
+        instance.replid = replid if replid is not None else new_replid()
         instance.replid2 = _NO_REPLID2
         instance.second_repl_offset = -1
         instance.master_repl_offset = max(offset, 0)
@@ -294,8 +296,8 @@ class ReplicaRole:
         stream's), and the first ACK (a 7.0 master waits for it)."""
         instance = self.instance
         client = instance.new_client(link, addr=b"%s:%d" % (self.host.encode(), self.port),
-                                     laddr=_local_addr(link.transport),
-                                     fd=_fileno(link.transport))
+                                     laddr=format_address(link.transport.getHost()),
+                                     fd=transport_fd(link.transport))
         client.is_master = True
         client.authenticated = True
         client.flags += "M"
@@ -420,19 +422,3 @@ class ReplicaRole:
             word = ROLE_WORDS.get(self.state, "unknown")
         offset = self.instance.master_repl_offset if client is not None else -1
         return [b"slave", self.host.encode(), self.port, word.encode(), offset]
-
-
-def _local_addr(transport):
-    """CLIENT LIST's laddr of the master client: our end of the link."""
-    host = getattr(transport.getHost(), "host", None)
-    return b"%s:%d" % (host.encode(), transport.getHost().port) if host else b""
-
-
-def _fileno(transport):
-    handle = getattr(transport, "getHandle", lambda: None)()
-    return handle.fileno() if hasattr(handle, "fileno") else -1
-
-
-def _new_replid():
-    from redisrepl.instance import new_run_id
-    return new_run_id()

@@ -43,7 +43,6 @@ class SyncLoad:
         self.instance = instance
         self.to_disk = to_disk
         self.loader = RdbLoader(instance)
-        self.received = 0
         self.path = None
         self._fd = None
         self._task = None
@@ -57,7 +56,6 @@ class SyncLoad:
     def write(self, data):
         """RDB bytes of the payload, in order. Raises RdbError (socket mode)
         or OSError (disk mode)."""
-        self.received += len(data)
         if self._fd is None:
             self.loader.feed(data)
             return

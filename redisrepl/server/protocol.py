@@ -50,9 +50,8 @@ class RedisProtocol(Protocol):
             self.transport.write(denied)
             self.transport.loseConnection()
             return
-        handle = self.transport.getHandle()
-        fd = handle.fileno() if hasattr(handle, "fileno") else -1
-        self.client = server.new_client(self, addr, laddr, fd, is_unix)
+        self.client = server.new_client(self, addr, laddr, transport_fd(self.transport),
+                                        is_unix)
         config = server.config
         self.parser = RespParser(config["proto-max-bulk-len"],
                                  config["client-query-buffer-limit"])
@@ -222,3 +221,10 @@ def _can_write_through(transport):
             and isinstance(getattr(transport, "_tempDataLen", None), int)
             and isinstance(getattr(transport, "dataBuffer", None), bytes)
             and isinstance(getattr(transport, "offset", None), int))
+
+
+def transport_fd(transport):
+    """The socket's fd for CLIENT LIST, -1 for a transport without one
+    (test transports have no handle at all)."""
+    handle = getattr(transport, "getHandle", lambda: None)()
+    return handle.fileno() if hasattr(handle, "fileno") else -1
