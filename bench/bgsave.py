@@ -112,17 +112,32 @@ def populate(port, keys):
         raise RuntimeError(f"DBSIZE is {dbsize} after loading {keys} keys")
 
 
-class Probe(threading.Thread):
+class ClientThread(threading.Thread):
+    """A thread with one Connection, run until ``stop()``, which re-raises
+    what went wrong in it (``self.error``, set by ``run``)."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.conn = Connection(port)
+        self.stopping = threading.Event()
+        self.error = None
+
+    def stop(self):
+        self.stopping.set()
+        self.join()
+        self.conn.close()
+        if self.error is not None:
+            raise RuntimeError(f"{type(self).__name__} failed: {self.error}")
+
+
+class Probe(ClientThread):
     """Requests back to back on one connection; every reply timestamped."""
 
     def __init__(self, port, kind, keys):
-        super().__init__(daemon=True)
-        self.conn = Connection(port)
+        super().__init__(port)
         self.kind = kind
         self.keys = keys
         self.stamps = []
-        self.stopping = threading.Event()
-        self.error = None
 
     def run(self):
         rng = random.Random(1)
@@ -141,13 +156,6 @@ class Probe(threading.Thread):
                 stamps.append(time.monotonic())
         except Exception as error:     # reported by the caller
             self.error = error
-
-    def stop(self):
-        self.stopping.set()
-        self.join()
-        self.conn.close()
-        if self.error is not None:
-            raise RuntimeError(f"probe failed: {self.error}")
 
     def longest_gap(self, start, end):
         """The longest time between two consecutive replies, counting the

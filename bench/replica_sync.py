@@ -42,14 +42,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import hiredis
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.bgsave import Connection  # noqa: E402
+from bench.bgsave import ClientThread, Connection  # noqa: E402
 from bench.redis_benchmark import (  # noqa: E402
     print_ratio_table,
     start_redis_server,
@@ -76,17 +75,14 @@ POLL_PAUSE = 0.001           # the poller's rest between two GETs
 SYNC_TIMEOUT = 600.0
 
 
-class Poller(threading.Thread):
+class Poller(ClientThread):
     """GET PROBE_KEY, await the reply, rest POLL_PAUSE, again; every reply
     kept as (sent, received, kind) with kind "old", "new", "loading",
     "nil" or "error"."""
 
     def __init__(self, port):
-        super().__init__(daemon=True)
-        self.conn = Connection(port)
+        super().__init__(port)
         self.replies = []
-        self.stopping = threading.Event()
-        self.error = None
 
     def run(self):
         conn, replies = self.conn, self.replies
@@ -100,13 +96,6 @@ class Poller(threading.Thread):
                 time.sleep(POLL_PAUSE)
         except Exception as error:     # reported by the caller
             self.error = error
-
-    def stop(self):
-        self.stopping.set()
-        self.join()
-        self.conn.close()
-        if self.error is not None:
-            raise RuntimeError(f"poller failed: {self.error}")
 
     def summary(self, start, end):
         """What the poller saw between ``start`` and ``end`` (REPLICAOF
